@@ -1,0 +1,39 @@
+// Package revoke is an embeddable, in-memory deny list for JWT revocation.
+//
+// A JWT stays valid until its exp even after the client deletes it. To log a
+// user out for real, a server keeps the revoked tokens in a deny list until
+// they would have expired anyway, and checks every authorised request against
+// it. An [Engine] is that list, in process: it answers "is this token
+// revoked?" in nanoseconds, keeps memory bounded by the live revocations, and
+// forgets each entry at its deadline.
+//
+// # Quick start
+//
+//	e, err := revoke.New(revoke.Config{})
+//	if err != nil { ... }
+//	defer e.Close()
+//
+//	e.Revoke(tokenID, claims.ExpiresAt.Time) // on logout
+//	if e.IsRevoked(tokenID) { ... }          // on every request
+//
+// # Guarantees
+//
+//   - No false negatives: once Revoke returns nil, every goroutine sees the
+//     key as revoked until its deadline (expiry plus Config.Leeway), while
+//     tables grow, entries expire and the filter is rebuilt.
+//   - Never early: an entry is evicted only after the wall clock has passed
+//     its deadline; a clock that steps backwards delays eviction.
+//   - Nothing dropped silently: at Config.MaxEntries, Revoke fails with
+//     [ErrFull]; live entries are never evicted to make room.
+//   - No secrets kept: only 64-bit fingerprints (xxhash64) of keys are
+//     stored, never the keys themselves.
+//
+// # How it works
+//
+// Keys are hashed to fingerprints and routed to one of Config.Shards shards,
+// each an open-addressing table of 16-byte, pointer-free records with its own
+// lock and its own hierarchical timing wheel that evicts each record at its
+// deadline. A lock-free blocked bloom filter answers most "not revoked"
+// lookups without touching a shard; it is rebuilt from the live set as
+// entries expire.
+package revoke

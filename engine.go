@@ -1,0 +1,410 @@
+package revoke
+
+import (
+	"fmt"
+	"math/bits"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config configures an [Engine]. The zero value is a working configuration:
+// a zero field means its documented default, and [New] rejects values out of
+// range with an error wrapping [ErrInvalidConfig] that names the field.
+type Config struct {
+	// Capacity is the number of live entries expected. It sizes the tables
+	// and the bloom filter up front, so an engine that stays within it
+	// never grows. Exceeding it is allowed: the tables grow and the filter
+	// is rebuilt larger. Default [DefaultCapacity]; must not be negative.
+	Capacity int
+
+	// MaxEntries is a hard cap on entries held. At the cap a new revocation
+	// fails with [ErrFull]; nothing already stored is ever evicted to make
+	// room. Entries past their deadline count until the expiry wheel evicts
+	// them (within a second or so). Default 0: no cap.
+	MaxEntries int
+
+	// Leeway is added to every expiry: an entry is kept until its token's
+	// expiry plus Leeway, matching a JWT parser that accepts tokens up to
+	// Leeway after their exp (see [NewVerifier]). Default 0; must be in
+	// [0, 24h].
+	Leeway time.Duration
+
+	// MaxTTL bounds how far ahead an expiry may lie: a revocation whose
+	// expiry is more than MaxTTL from now fails with [ErrTTLTooLong], so a
+	// bogus expiry cannot pin memory for years. Default [DefaultMaxTTL];
+	// at most 50 years.
+	MaxTTL time.Duration
+
+	// Shards is the number of independently locked partitions. Default: 16
+	// per GOMAXPROCS rounded up to a power of two, between 16 and 1024.
+	// Otherwise it must be a power of two up to 65536.
+	Shards int
+}
+
+// Defaults of [Config].
+const (
+	DefaultCapacity = 1 << 16
+	DefaultMaxTTL   = 30 * 24 * time.Hour
+
+	maxLeeway = 24 * time.Hour
+	maxMaxTTL = 50 * 365 * 24 * time.Hour
+	maxShards = 1 << 16
+)
+
+// expireBatch bounds how many fingerprints one tick examines per shard while
+// holding its lock: a million tokens expiring in the same second are evicted
+// in batches with the lock released between them.
+const expireBatch = 2048
+
+// normalized returns cfg with defaults filled in, or an error naming the
+// first invalid field.
+func (cfg Config) normalized() (Config, error) {
+	invalid := func(format string, args ...any) (Config, error) {
+		return Config{}, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	}
+	switch {
+	case cfg.Capacity < 0:
+		return invalid("Capacity must not be negative, got %d", cfg.Capacity)
+	case cfg.MaxEntries < 0:
+		return invalid("MaxEntries must not be negative, got %d", cfg.MaxEntries)
+	case cfg.Leeway < 0 || cfg.Leeway > maxLeeway:
+		return invalid("Leeway must be in [0, %v], got %v", maxLeeway, cfg.Leeway)
+	case cfg.MaxTTL < 0 || cfg.MaxTTL > maxMaxTTL:
+		return invalid("MaxTTL must be in [0, %v], got %v", maxMaxTTL, cfg.MaxTTL)
+	case cfg.Shards < 0 || cfg.Shards > maxShards || cfg.Shards&(cfg.Shards-1) != 0:
+		return invalid("Shards must be a power of two up to %d, got %d", maxShards, cfg.Shards)
+	}
+	if cfg.Capacity == 0 {
+		cfg.Capacity = DefaultCapacity
+	}
+	if cfg.MaxTTL == 0 {
+		cfg.MaxTTL = DefaultMaxTTL
+	}
+	if cfg.Shards == 0 {
+		cfg.Shards = defaultShards(runtime.GOMAXPROCS(0))
+	}
+	return cfg, nil
+}
+
+func defaultShards(procs int) int {
+	n := 1 << bits.Len(uint(procs*16-1))
+	return min(max(n, 16), 1024)
+}
+
+// Engine is an in-memory deny list of revoked keys, each kept until its
+// deadline (expiry plus Config.Leeway) and then forgotten.
+//
+// All methods are safe for concurrent use. [Engine.IsRevoked] on a key that
+// is not revoked takes no lock and allocates nothing; writers lock one shard.
+// An Engine must be created with [New] and released with [Engine.Close],
+// which stops its background goroutine.
+type Engine struct {
+	cfg       Config
+	shards    []shard
+	shardMask uint64
+
+	// filter answers "certainly not present" for most lookups. Every
+	// record in a table is in it (invariant kept across rebuilds by
+	// nextFilter: see rebuildFilter).
+	filter atomic.Pointer[bloomFilter]
+	// nextFilter is the filter being rebuilt, or nil; inserts go to both.
+	nextFilter atomic.Pointer[bloomFilter]
+	// filterDead counts evictions since the current filter was built.
+	filterDead atomic.Int64
+	rebuilding atomic.Bool
+
+	// clock is the Unix second of the last tick: a coarse clock that lets
+	// hits skip time.Now. It may lag the wall clock by a second (a hit then
+	// stays revoked up to a second longer) or lead it after the wall clock
+	// steps back (live then falls back to time.Now).
+	clock atomic.Int64
+
+	count     atomic.Int64
+	evictions atomic.Uint64
+	rebuilds  atomic.Uint64
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	stop      chan struct{}
+	// workers counts the ticker and any filter rebuild in flight.
+	workers sync.WaitGroup
+}
+
+// New validates cfg and returns a running Engine. It starts one background
+// goroutine that evicts expired entries once a second; call [Engine.Close]
+// to stop it.
+func New(cfg Config) (*Engine, error) {
+	cfg, err := cfg.normalized()
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().Unix()
+	e := &Engine{
+		cfg:       cfg,
+		shards:    make([]shard, cfg.Shards),
+		shardMask: uint64(cfg.Shards - 1),
+		stop:      make(chan struct{}),
+	}
+	perShard := (cfg.Capacity + cfg.Shards - 1) / cfg.Shards
+	for i := range e.shards {
+		e.shards[i].tab = newTable(perShard)
+		e.shards[i].wheel = newExpiryWheel(now)
+	}
+	e.filter.Store(newBloomFilter(cfg.Capacity))
+	e.clock.Store(now)
+	e.workers.Add(1)
+	go e.run()
+	return e, nil
+}
+
+// Config returns the configuration in force, defaults filled in.
+func (e *Engine) Config() Config { return e.cfg }
+
+// Revoke remembers key as revoked until expiresAt plus Config.Leeway.
+//
+// It is idempotent: revoking a key again with a later expiry extends its
+// entry, an earlier one never shortens it. An expiry that has already passed
+// (leeway included) is a no-op returning nil, since such a token is refused
+// anyway. Errors: [ErrEmptyKey], [ErrTTLTooLong], [ErrFull], [ErrClosed].
+// Only a fingerprint of key is kept. Cost: one hash and one shard lock.
+func (e *Engine) Revoke(key string, expiresAt time.Time) error {
+	if key == "" {
+		return ErrEmptyKey
+	}
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	deadline, err := e.deadlineFor(expiresAt)
+	if err != nil || deadline == 0 {
+		return err
+	}
+	return e.put(fingerprint(kindKey, key), deadline, 0)
+}
+
+// IsRevoked reports whether key is revoked: true from the moment a Revoke of
+// it returned nil until its deadline, false again at most a second after.
+// When the key is not revoked (the common case) it is answered by the bloom
+// filter alone: no lock, no allocation. It keeps answering after Close.
+func (e *Engine) IsRevoked(key string) bool {
+	return e.contains(fingerprint(kindKey, key))
+}
+
+// Len returns the number of entries held, including those past their
+// deadline that the expiry wheel has not evicted yet (at most a second or
+// so). It is one atomic load.
+func (e *Engine) Len() int { return int(e.count.Load()) }
+
+// Stats describes an engine's state at one moment.
+type Stats struct {
+	// Entries is the number of entries held, as [Engine.Len].
+	Entries int
+	// Evictions counts entries evicted at their deadline since New.
+	Evictions uint64
+	// FilterBytes is the size of the bloom filter's bits.
+	FilterBytes int
+	// FilterFalsePositiveRate is the filter's estimated false-positive
+	// rate: the share of keys not revoked that pass the filter and need a
+	// table lookup.
+	FilterFalsePositiveRate float64
+	// FilterRebuilds counts filter rebuilds since New.
+	FilterRebuilds uint64
+	// Bytes is the memory held by the tables, the expiry wheels and the
+	// filter.
+	Bytes int
+	// Shards is the number of shards.
+	Shards int
+}
+
+// Stats returns counters and sizes. It read-locks each shard in turn, so it
+// costs O(Shards); it is meant for metrics, not for the request path.
+func (e *Engine) Stats() Stats {
+	f := e.filter.Load()
+	st := Stats{
+		Entries:                 e.Len(),
+		Evictions:               e.evictions.Load(),
+		FilterBytes:             f.sizeBytes(),
+		FilterFalsePositiveRate: f.estimatedFPRate(),
+		FilterRebuilds:          e.rebuilds.Load(),
+		Shards:                  len(e.shards),
+	}
+	st.Bytes = st.FilterBytes
+	for i := range e.shards {
+		s := &e.shards[i]
+		s.mu.RLock()
+		st.Bytes += s.tab.sizeBytes() + s.wheel.sizeBytes()
+		s.mu.RUnlock()
+	}
+	return st
+}
+
+// Close stops the background goroutine and refuses later revocations with
+// [ErrClosed]; IsRevoked keeps answering from memory. It waits for
+// revocations in flight to finish. Close is idempotent and always returns
+// nil.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() {
+		e.closed.Store(true)
+		// Revocations check closed under their shard lock: once every
+		// lock has been taken once, none is in flight.
+		for i := range e.shards {
+			e.shards[i].mu.Lock()
+			//lint:ignore SA2001 an empty critical section is the point: it waits out writers.
+			e.shards[i].mu.Unlock()
+		}
+		close(e.stop)
+		e.workers.Wait()
+	})
+	return nil
+}
+
+// deadlineFor turns an expiry into the record deadline: expiresAt+Leeway in
+// whole seconds, rounded up. It returns 0 when that moment has passed.
+func (e *Engine) deadlineFor(expiresAt time.Time) (uint32, error) {
+	now := time.Now()
+	if ahead := expiresAt.Sub(now); ahead > e.cfg.MaxTTL {
+		return 0, fmt.Errorf("%w: expiry is %v ahead, MaxTTL is %v", ErrTTLTooLong, ahead.Round(time.Second), e.cfg.MaxTTL)
+	}
+	end := expiresAt.Add(e.cfg.Leeway)
+	if !now.Before(end) {
+		return 0, nil
+	}
+	return uint32(deadlineSeconds(end)), nil
+}
+
+func (e *Engine) shardOf(fp uint64) *shard { return &e.shards[fp&e.shardMask] }
+
+// contains reports whether fp is held and live. The filter answers most
+// misses without a lock.
+func (e *Engine) contains(fp uint64) bool {
+	if !e.filter.Load().mayContain(fp) {
+		return false
+	}
+	_, ok := e.lookup(fp)
+	return ok
+}
+
+// lookup returns fp's record if it is held and live. It skips the filter:
+// callers that expect misses call contains, or probe the filter first.
+func (e *Engine) lookup(fp uint64) (record, bool) {
+	s := e.shardOf(fp)
+	s.mu.RLock()
+	i := s.tab.find(fp)
+	var r record
+	if i >= 0 {
+		r = s.tab.slots[i]
+	}
+	s.mu.RUnlock()
+	return r, i >= 0 && e.live(r.deadline)
+}
+
+// live reports whether a record with this deadline must still be honoured:
+// its deadline is after the current second. The coarse clock answers for
+// records well within their lifetime; time.Now settles the rest, so a clock
+// that stepped back never makes a live record look dead.
+func (e *Engine) live(deadline uint32) bool {
+	d := int64(deadline)
+	return d > e.clock.Load() || d > time.Now().Unix()
+}
+
+// put stores fp until deadline, merging with a record already held: the
+// later deadline and the larger value win, so applying the same record twice,
+// or two records in either order, gives the same state.
+func (e *Engine) put(fp uint64, deadline, value uint32) error {
+	s := e.shardOf(fp)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e.closed.Load() {
+		return ErrClosed
+	}
+	if i := s.tab.find(fp); i >= 0 {
+		r := &s.tab.slots[i]
+		r.value = max(r.value, value)
+		if deadline > r.deadline {
+			r.deadline = deadline
+			s.wheel.schedule(fp, int64(deadline))
+		}
+		return nil
+	}
+	return e.insertLocked(s, record{fp: fp, deadline: deadline, value: value})
+}
+
+// putIfAbsent stores fp unless a live record of it is held, and reports
+// whether it stored it: the atomic step of single use.
+func (e *Engine) putIfAbsent(fp uint64, deadline, value uint32) (bool, error) {
+	s := e.shardOf(fp)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e.closed.Load() {
+		return false, ErrClosed
+	}
+	if i := s.tab.find(fp); i >= 0 {
+		r := &s.tab.slots[i]
+		if e.live(r.deadline) {
+			return false, nil
+		}
+		// Past its deadline but not evicted yet: it counts as absent.
+		*r = record{fp: fp, deadline: deadline, value: value}
+		s.wheel.schedule(fp, int64(deadline))
+		return true, nil
+	}
+	if err := e.insertLocked(s, record{fp: fp, deadline: deadline, value: value}); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// insertLocked adds a record whose fingerprint s does not hold, unless the
+// engine is at MaxEntries. Called with s.mu held.
+func (e *Engine) insertLocked(s *shard, r record) error {
+	n := e.count.Add(1)
+	if e.cfg.MaxEntries > 0 && n > int64(e.cfg.MaxEntries) {
+		e.count.Add(-1)
+		return fmt.Errorf("%w: %d entries", ErrFull, e.cfg.MaxEntries)
+	}
+	s.tab.insertNew(r)
+	s.wheel.schedule(r.fp, int64(r.deadline))
+	// The rebuild protocol needs nextFilter read before filter: see
+	// rebuildFilter.
+	if f := e.nextFilter.Load(); f != nil {
+		f.add(r.fp)
+	}
+	e.filter.Load().add(r.fp)
+	return nil
+}
+
+// run is the engine's background goroutine: once a second, on the second,
+// it advances the clock and the expiry wheels.
+func (e *Engine) run() {
+	defer e.workers.Done()
+	buf := make([]uint64, 0, expireBatch)
+	t := time.NewTimer(untilNextSecond(time.Now()))
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+		}
+		e.tick(time.Now(), buf)
+		t.Reset(untilNextSecond(time.Now()))
+	}
+}
+
+func untilNextSecond(now time.Time) time.Duration {
+	return time.Second - time.Duration(now.Nanosecond())
+}
+
+// tick evicts what is due at now and starts a filter rebuild if needed.
+func (e *Engine) tick(now time.Time, buf []uint64) {
+	sec := now.Unix()
+	e.clock.Store(sec)
+	for i := range e.shards {
+		if n := e.shards[i].expire(sec, buf, &e.count); n > 0 {
+			e.evictions.Add(uint64(n))
+			e.filterDead.Add(int64(n))
+		}
+	}
+	e.maybeRebuildFilter()
+}

@@ -1,0 +1,27 @@
+package revoke
+
+import "errors"
+
+// Sentinel errors. Every error the package returns wraps one of these (or one
+// of golang-jwt's), so callers match them with [errors.Is].
+var (
+	// ErrInvalidConfig is wrapped by [New] when a [Config] field is out of
+	// range; the message names the field.
+	ErrInvalidConfig = errors.New("revoke: invalid config")
+
+	// ErrEmptyKey is returned when a revocation is asked for an empty key.
+	ErrEmptyKey = errors.New("revoke: empty key")
+
+	// ErrTTLTooLong is returned when an expiry lies further ahead than
+	// Config.MaxTTL. Refusing it keeps a bogus or hostile expiry from pinning
+	// an entry in memory for years.
+	ErrTTLTooLong = errors.New("revoke: expiry is beyond MaxTTL")
+
+	// ErrFull is returned when the engine holds Config.MaxEntries entries.
+	// Nothing already stored is evicted to make room: a deny list that forgot
+	// live revocations under pressure would let revoked tokens back in.
+	ErrFull = errors.New("revoke: engine is full (MaxEntries reached)")
+
+	// ErrClosed is returned by revocations after [Engine.Close].
+	ErrClosed = errors.New("revoke: engine is closed")
+)
