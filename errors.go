@@ -24,4 +24,12 @@ var (
 
 	// ErrClosed is returned by revocations after [Engine.Close].
 	ErrClosed = errors.New("revoke: engine is closed")
+
+	// ErrRevoked is wrapped by the Verifier when a token parses and
+	// verifies but has been revoked.
+	ErrRevoked = errors.New("revoke: token is revoked")
+
+	// ErrCorrupt is wrapped when a snapshot or journal does not verify; the
+	// message says which file and at what offset.
+	ErrCorrupt = errors.New("revoke: corrupt state")
 )
