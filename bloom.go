@@ -145,21 +145,26 @@ func (e *Engine) maybeRebuildFilter() {
 	due := (added >= bloomMinRebuild && 2*dead >= added) ||
 		live > int64(f.sizedFor) ||
 		f.estimatedFPRate() > bloomRebuildFPRate
-	if !due || !e.rebuilding.CompareAndSwap(false, true) {
+	if !due || e.rebuilding.Load() {
 		return
 	}
 	e.workers.Add(1)
 	go func() {
 		defer e.workers.Done()
-		defer e.rebuilding.Store(false)
 		e.rebuildFilter()
 	}()
 }
 
-// rebuildFilter builds a filter from the live set and swaps it in. It gives
-// up, leaving the current filter (which holds everything) in place, when the
-// engine closes.
-func (e *Engine) rebuildFilter() {
+// rebuildFilter builds a filter from the live set and swaps it in, and
+// reports whether it did. Rebuilds are exclusive: two at once would each
+// publish their own nextFilter, and the loser's filter would miss inserts.
+// It gives up, leaving the current filter (which holds everything) in place,
+// when the engine closes.
+func (e *Engine) rebuildFilter() bool {
+	if !e.rebuilding.CompareAndSwap(false, true) {
+		return false
+	}
+	defer e.rebuilding.Store(false)
 	live := int(e.count.Load())
 	nf := newBloomFilter(max(e.cfg.Capacity, live+live/2))
 	e.nextFilter.Store(nf)
@@ -167,7 +172,7 @@ func (e *Engine) rebuildFilter() {
 	for i := range e.shards {
 		select {
 		case <-e.stop:
-			return
+			return false
 		default:
 		}
 		s := &e.shards[i]
@@ -182,4 +187,5 @@ func (e *Engine) rebuildFilter() {
 	e.filter.Store(nf)
 	e.filterDead.Store(0)
 	e.rebuilds.Add(1)
+	return true
 }
