@@ -125,6 +125,10 @@ type Engine struct {
 	evictions atomic.Uint64
 	rebuilds  atomic.Uint64
 
+	// observer, if set, hears of every record accepted locally (see
+	// SetObserver).
+	observer atomic.Pointer[func(Record) error]
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 	stop      chan struct{}
@@ -308,10 +312,19 @@ func (e *Engine) live(deadline uint32) bool {
 	return d > e.clock.Load() || d > time.Now().Unix()
 }
 
-// put stores fp until deadline, merging with a record already held: the
-// later deadline and the larger value win, so applying the same record twice,
-// or two records in either order, gives the same state.
+// put stores fp until deadline, merging with a record already held (see
+// apply), then tells the observer.
 func (e *Engine) put(fp uint64, deadline, value uint32) error {
+	if err := e.apply(fp, deadline, value); err != nil {
+		return err
+	}
+	return e.notify(record{fp: fp, deadline: deadline, value: value})
+}
+
+// apply merges a record into its shard: the later deadline and the larger
+// value win, so applying the same record twice, or two records in either
+// order, gives the same state.
+func (e *Engine) apply(fp uint64, deadline, value uint32) error {
 	s := e.shardOf(fp)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -331,8 +344,17 @@ func (e *Engine) put(fp uint64, deadline, value uint32) error {
 }
 
 // putIfAbsent stores fp unless a live record of it is held, and reports
-// whether it stored it: the atomic step of single use.
+// whether it stored it: the atomic step of single use. The observer hears
+// of the records it stores.
 func (e *Engine) putIfAbsent(fp uint64, deadline, value uint32) (bool, error) {
+	stored, err := e.applyIfAbsent(fp, deadline, value)
+	if err != nil || !stored {
+		return false, err
+	}
+	return true, e.notify(record{fp: fp, deadline: deadline, value: value})
+}
+
+func (e *Engine) applyIfAbsent(fp uint64, deadline, value uint32) (bool, error) {
 	s := e.shardOf(fp)
 	s.mu.Lock()
 	defer s.mu.Unlock()

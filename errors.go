@@ -29,6 +29,10 @@ var (
 	// verifies but has been revoked.
 	ErrRevoked = errors.New("revoke: token is revoked")
 
+	// ErrInvalidRecord is wrapped by [Engine.Apply] for a record that no
+	// engine could have produced.
+	ErrInvalidRecord = errors.New("revoke: invalid record")
+
 	// ErrCorrupt is wrapped when a snapshot or journal does not verify; the
 	// message says which file and at what offset.
 	ErrCorrupt = errors.New("revoke: corrupt state")
