@@ -29,6 +29,12 @@ var (
 	// verifies but has been revoked.
 	ErrRevoked = errors.New("revoke: token is revoked")
 
+	// ErrFutureCutoff is returned by [Engine.RevokeSubject] and
+	// [Engine.RevokeAll] when issuedBefore lies further in the future than
+	// Config.Leeway: a cutoff is about tokens already issued, and one in the
+	// future would also revoke tokens not yet issued.
+	ErrFutureCutoff = errors.New("revoke: cutoff is in the future")
+
 	// ErrCorrupt is wrapped when a snapshot or journal does not verify; the
 	// message says which file and at what offset.
 	ErrCorrupt = errors.New("revoke: corrupt state")
