@@ -404,6 +404,9 @@ func mapTime(m jwt.MapClaims, key string) (time.Time, bool, error) {
 		return time.Time{}, false, fmt.Errorf("revoke: claim %s is out of range: %w", key, jwt.ErrInvalidType)
 	}
 	sec, frac := math.Modf(x)
+	if jwt.TimePrecision == time.Second && x >= 0 {
+		return time.Unix(int64(sec), 0), true, nil // the common case, cheaper
+	}
 	return time.Unix(int64(sec), int64(frac*1e9)).Truncate(jwt.TimePrecision), true, nil
 }
 

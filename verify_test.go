@@ -3,8 +3,10 @@ package revoke
 import (
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -442,5 +444,28 @@ func TestVerifierParseAllocs(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// tokenFacts reads MapClaims times exactly as golang-jwt does.
+func TestMapTimeMatchesGolangJWT(t *testing.T) {
+	values := []any{1700000000.0, 1700000000.75, json.Number("1700000000"), json.Number("1700000000.5"),
+		0.0, -5.0, -5.5, 1.0}
+	for _, v := range values {
+		m := jwt.MapClaims{"exp": v}
+		want, err := m.GetExpirationTime()
+		require.NoError(t, err)
+		got, ok, err := mapTime(m, "exp")
+		require.NoError(t, err, "%v", v)
+		if want == nil {
+			assert.False(t, ok, "%v: absent for golang-jwt", v)
+			continue
+		}
+		require.True(t, ok, "%v", v)
+		assert.True(t, want.Time.Equal(got), "%v: golang-jwt %v, ours %v", v, want.Time, got)
+	}
+	for _, bad := range []any{"soon", json.Number("x"), math.Inf(1), math.NaN(), 1e13, true} {
+		_, _, err := mapTime(jwt.MapClaims{"exp": bad}, "exp")
+		assert.ErrorIs(t, err, jwt.ErrInvalidType, "%v", bad)
 	}
 }
