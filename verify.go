@@ -1,6 +1,7 @@
 package revoke
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -36,6 +37,9 @@ type Verifier struct {
 	maxSize int
 	// expOptional accepts tokens without exp (see WithExpirationOptional).
 	expOptional bool
+	// ownExpiryCheck is set when the options given disable golang-jwt's
+	// claims validation: the Verifier then checks exp itself.
+	ownExpiryCheck bool
 }
 
 // verifierSettings collects the options of this package passed among the
@@ -89,14 +93,16 @@ func WithExpirationOptional() jwt.ParserOption {
 // which you should always set), and checks them against e.
 //
 // The parser is given [jwt.WithLeeway] set to e's Config.Leeway and
-// [jwt.WithExpirationRequired] (see [WithExpirationOptional]) before opts, so
-// that a token the parser accepts is never one whose revocation e has
-// already forgotten. A smaller leeway in opts is honoured; a larger one is a
-// programmer error and NewVerifier panics, as it does when e or keyFunc is
-// nil. Whatever opts say ([jwt.WithTimeFunc], [jwt.WithoutClaimsValidation]),
-// the Verifier itself refuses tokens past exp + Config.Leeway on the real
-// clock, and tokens whose lifetime exceeds Config.MaxTTL (exp more than
-// MaxTTL after iat, or after now): those could not be revoked reliably.
+// [jwt.WithExpirationRequired] (see [WithExpirationOptional]) before opts,
+// and [jwt.WithTimeFunc](time.Now) after them: the parser's leeway and clock
+// are the engine's, so a token the parser accepts is never one whose
+// revocation e has already forgotten. A smaller leeway in opts is honoured; a
+// larger one is a programmer error and NewVerifier panics, as it does when e
+// or keyFunc is nil. A WithTimeFunc in opts is overridden (in tests, use
+// testing/synctest to control time). With [jwt.WithoutClaimsValidation] the
+// Verifier checks exp + Config.Leeway itself. It also refuses tokens whose
+// lifetime exceeds Config.MaxTTL (exp more than MaxTTL after iat, or after
+// now): those could not be revoked reliably.
 //
 // NewVerifier validates opts once by applying them to a probe parser; it is
 // meant to run at start-up.
@@ -112,18 +118,20 @@ func NewVerifier(e *Engine, keyFunc jwt.Keyfunc, opts ...jwt.ParserOption) *Veri
 		panic(fmt.Sprintf("revoke: NewVerifier: a jwt.WithLeeway option is larger than the engine's Config.Leeway (%v): "+
 			"the parser would accept tokens whose revocation the engine has already forgotten; raise Config.Leeway instead", e.cfg.Leeway))
 	}
-	all := make([]jwt.ParserOption, 0, len(opts)+2)
+	all := make([]jwt.ParserOption, 0, len(opts)+3)
 	all = append(all, jwt.WithLeeway(e.cfg.Leeway))
 	if !s.expOptional {
 		all = append(all, jwt.WithExpirationRequired())
 	}
 	all = append(all, opts...)
+	all = append(all, jwt.WithTimeFunc(time.Now)) // the engine's clock, whatever opts say
 	v := &Verifier{
-		e:           e,
-		parser:      jwt.NewParser(all...),
-		keyFunc:     keyFunc,
-		maxSize:     s.maxSize,
-		expOptional: s.expOptional,
+		e:              e,
+		parser:         jwt.NewParser(all...),
+		keyFunc:        keyFunc,
+		maxSize:        s.maxSize,
+		expOptional:    s.expOptional,
+		ownExpiryCheck: skipsClaimsValidation(opts),
 	}
 	if v.maxSize <= 0 {
 		v.maxSize = DefaultMaxTokenSize
@@ -163,6 +171,34 @@ func leewayExceeds(opts []jwt.ParserOption, limit time.Duration) bool {
 	probeOpts := append(append(make([]jwt.ParserOption, 0, len(opts)+1), opts...),
 		jwt.WithTimeFunc(func() time.Time { return now }))
 	err := jwt.NewValidator(probeOpts...).Validate(leewayProbe{exp: &jwt.NumericDate{Time: now.Add(-limit)}})
+	return !errors.Is(err, jwt.ErrTokenExpired)
+}
+
+// probeToken is an HS256 token that expired in 1970, signed with a random
+// key known only to skipsClaimsValidation.
+var probeToken = sync.OnceValues(func() (string, []byte) {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
+		ExpiresAt: jwt.NewNumericDate(time.Unix(1, 0)),
+	}).SignedString(key)
+	if err != nil {
+		panic("revoke: signing the probe token: " + err.Error())
+	}
+	return tok, key
+})
+
+// skipsClaimsValidation reports whether opts keep golang-jwt from
+// validating claims (jwt.WithoutClaimsValidation): it parses a token that
+// expired long ago with them, method restrictions lifted, and looks for the
+// expiry error. Any other outcome counts as "skips", which only costs the
+// Verifier a clock read per parse.
+func skipsClaimsValidation(opts []jwt.ParserOption) bool {
+	token, key := probeToken()
+	probeOpts := append(append(make([]jwt.ParserOption, 0, len(opts)+3), opts...),
+		jwt.WithValidMethods(nil), jwt.WithLeeway(0), jwt.WithTimeFunc(time.Now))
+	_, err := jwt.NewParser(probeOpts...).ParseWithClaims(token, jwt.MapClaims{},
+		func(*jwt.Token) (any, error) { return key, nil })
 	return !errors.Is(err, jwt.ErrTokenExpired)
 }
 
@@ -224,7 +260,6 @@ func (v *Verifier) check(tok *jwt.Token) error {
 		return err
 	}
 	e := v.e
-	now := time.Now()
 	exp := f.exp
 	if !f.hasExp {
 		switch {
@@ -235,11 +270,21 @@ func (v *Verifier) check(tok *jwt.Token) error {
 		}
 		exp = f.iat.Add(e.cfg.MaxTTL)
 	}
-	if !now.Before(exp.Add(e.cfg.Leeway)) {
-		return errExpired
+	// golang-jwt has checked exp against the engine's clock and leeway,
+	// unless its claims validation is off or the token has no exp.
+	if v.ownExpiryCheck || !f.hasExp {
+		if !time.Now().Before(exp.Add(e.cfg.Leeway)) {
+			return errExpired
+		}
 	}
-	if ahead := exp.Sub(now); ahead > e.cfg.MaxTTL {
-		return fmt.Errorf("%w: the token expires %v from now", ErrTTLTooLong, ahead.Round(time.Second))
+	// Lifetime: a token living longer than MaxTTL could not be revoked
+	// (ErrTTLTooLong) nor be covered by a cutoff for its whole life. The
+	// coarse clock lags the wall clock, which only makes the first test
+	// stricter; time.Now settles the cases it flags.
+	if exp.Unix()-e.clock.Load() >= int64(e.cfg.MaxTTL/time.Second) {
+		if ahead := time.Until(exp); ahead > e.cfg.MaxTTL {
+			return fmt.Errorf("%w: the token expires %v from now", ErrTTLTooLong, ahead.Round(time.Second))
+		}
 	}
 	if f.hasIat && exp.Sub(f.iat) > e.cfg.MaxTTL {
 		return fmt.Errorf("%w: the token's lifetime (exp - iat) is %v", ErrTTLTooLong, exp.Sub(f.iat))

@@ -469,3 +469,23 @@ func TestMapTimeMatchesGolangJWT(t *testing.T) {
 		assert.ErrorIs(t, err, jwt.ErrInvalidType, "%v", bad)
 	}
 }
+
+// NewVerifier detects options that turn golang-jwt's claims validation off
+// and then checks expiry itself; otherwise golang-jwt's check suffices.
+func TestSkipsClaimsValidation(t *testing.T) {
+	cases := []struct {
+		name string
+		opts []jwt.ParserOption
+		want bool
+	}{
+		{"no options", nil, false},
+		{"method list without HS256", []jwt.ParserOption{jwt.WithValidMethods([]string{"RS256"})}, false},
+		{"audience, issuer, leeway, time func", []jwt.ParserOption{jwt.WithAudience("x"), jwt.WithIssuer("y"),
+			jwt.WithLeeway(time.Hour), jwt.WithTimeFunc(func() time.Time { return time.Unix(0, 0) })}, false},
+		{"WithoutClaimsValidation", []jwt.ParserOption{jwt.WithoutClaimsValidation()}, true},
+		{"WithoutClaimsValidation among others", []jwt.ParserOption{jwt.WithJSONNumber(), jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding()}, true},
+	}
+	for _, c := range cases {
+		assert.Equal(t, c.want, skipsClaimsValidation(c.opts), c.name)
+	}
+}
