@@ -151,3 +151,59 @@ func TestCutoffRetentionAndMerge(t *testing.T) {
 		assert.ErrorIs(t, err, jwt.ErrTokenExpired, "and every token it covered has expired")
 	})
 }
+
+func TestRevokeTokenCases(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hs := algByName(t, "HS256")
+		e, err := New(Config{MaxTTL: time.Hour, Leeway: 10 * time.Second, MaxEntries: 3})
+		require.NoError(t, err)
+		defer e.Close()
+		now := time.Now()
+		parsed := func(c jwt.Claims) *jwt.Token {
+			tok, _, err := jwt.NewParser().ParseUnverified(hs.sign(t, c), jwt.MapClaims{})
+			require.NoError(t, err)
+			return tok
+		}
+		cases := []struct {
+			name         string
+			tok          *jwt.Token
+			want         error
+			wantDeadline int64 // 0: no entry
+		}{
+			{"with exp", parsed(&jwt.RegisteredClaims{ID: "a", ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute))}),
+				nil, now.Unix() + 60 + 10},
+			{"expired long ago: no-op", parsed(&jwt.RegisteredClaims{ID: "b", ExpiresAt: jwt.NewNumericDate(now.Add(-time.Minute))}),
+				nil, 0},
+			{"expired inside the leeway: kept", parsed(&jwt.RegisteredClaims{ID: "c", ExpiresAt: jwt.NewNumericDate(now.Add(-5 * time.Second))}),
+				nil, now.Unix() + 5},
+			{"no exp: iat + MaxTTL", parsed(&jwt.RegisteredClaims{ID: "d", IssuedAt: jwt.NewNumericDate(now.Add(-time.Minute))}),
+				nil, now.Unix() - 60 + 3600 + 10},
+			{"exp beyond MaxTTL", parsed(&jwt.RegisteredClaims{ID: "e", ExpiresAt: jwt.NewNumericDate(now.Add(2 * time.Hour))}),
+				ErrTTLTooLong, 0},
+			{"full", parsed(&jwt.RegisteredClaims{ID: "f", ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute))}),
+				ErrFull, 0},
+			{"nil token", nil, ErrEmptyKey, 0},
+		}
+		for _, c := range cases {
+			err := e.RevokeToken(c.tok)
+			if c.want != nil {
+				assert.ErrorIs(t, err, c.want, c.name)
+			} else {
+				assert.NoError(t, err, c.name)
+			}
+			if c.tok == nil {
+				continue
+			}
+			var f tokenFacts
+			require.NoError(t, f.read(c.tok.Claims))
+			fp, ok := tokenFingerprint(kindKey, c.tok.Raw, &f)
+			require.True(t, ok)
+			r, held := e.lookup(fp)
+			if c.wantDeadline == 0 {
+				assert.False(t, held, c.name)
+			} else if assert.True(t, held, c.name) {
+				assert.Equal(t, uint32(c.wantDeadline), r.deadline, c.name)
+			}
+		}
+	})
+}

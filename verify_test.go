@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -488,4 +491,51 @@ func TestSkipsClaimsValidation(t *testing.T) {
 	for _, c := range cases {
 		assert.Equal(t, c.want, skipsClaimsValidation(c.opts), c.name)
 	}
+}
+
+// Once RevokeToken has returned, no Parse that starts afterwards, in any
+// goroutine, accepts the token.
+func TestRevokeVisibleToConcurrentParsers(t *testing.T) {
+	hs := algByName(t, "HS256")
+	e := newTestEngine(t, Config{Capacity: 64}) // small: tables grow and the filter is rebuilt meanwhile
+	v := hs.verifier(e)
+	const tokens = 200
+	raw := make([]string, tokens)
+	toks := make([]*jwt.Token, tokens)
+	for i := range raw {
+		raw[i] = hs.sign(t, claims("auth", "u", fmt.Sprint("jti-", i), time.Hour))
+		tok, err := v.Parse(raw[i])
+		require.NoError(t, err)
+		toks[i] = tok
+	}
+	var revoked [tokens]atomic.Bool
+	var wg sync.WaitGroup
+	var violations atomic.Int32
+	stop := make(chan struct{})
+	for w := range 2 {
+		wg.Go(func() {
+			for i := w; ; i = (i + 1) % tokens {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				was := revoked[i].Load()
+				_, err := v.Parse(raw[i])
+				if was && !errors.Is(err, ErrRevoked) {
+					violations.Add(1)
+				}
+			}
+		})
+	}
+	for i := range toks {
+		require.NoError(t, e.RevokeToken(toks[i]))
+		revoked[i].Store(true)
+		if i%50 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	assert.Zero(t, violations.Load(), "a revocation that had returned was missed")
 }
