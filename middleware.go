@@ -9,7 +9,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// MiddlewareOption configures [Middleware].
+// MiddlewareOption configures [Middleware]: see [WithRealm], [WithCookie]
+// and [WithClaims].
 type MiddlewareOption func(*middlewareConfig)
 
 type middlewareConfig struct {
@@ -46,7 +47,8 @@ func WithClaims(newClaims func() jwt.Claims) MiddlewareOption {
 type tokenContextKey struct{}
 
 // TokenFromContext returns the token that [Middleware] verified for this
-// request, and whether there is one.
+// request, and whether there is one. It is one context lookup; the token
+// must not be modified (it may be shared by handlers down the chain).
 func TokenFromContext(ctx context.Context) (*jwt.Token, bool) {
 	tok, ok := ctx.Value(tokenContextKey{}).(*jwt.Token)
 	return tok, ok && tok != nil
