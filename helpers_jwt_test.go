@@ -36,7 +36,12 @@ var testAlgs = sync.OnceValue(func() []testAlg {
 	if err != nil {
 		panic(err)
 	}
-	secret := []byte("0123456789abcdef0123456789abcdef")
+	// Random per process: tokens signed by an earlier run (the fuzzer's
+	// cached corpus holds some) must not verify.
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		panic(err)
+	}
 	return []testAlg{
 		{"HS256", jwt.SigningMethodHS256, secret, secret},
 		{"ES256", jwt.SigningMethodES256, ecKey, &ecKey.PublicKey},
