@@ -33,6 +33,12 @@ var (
 	// engine could have produced.
 	ErrInvalidRecord = errors.New("revoke: invalid record")
 
+	// ErrFutureCutoff is returned by [Engine.RevokeSubject] and
+	// [Engine.RevokeAll] when issuedBefore lies further in the future than
+	// Config.Leeway: a cutoff is about tokens already issued, and one in the
+	// future would also revoke tokens not yet issued.
+	ErrFutureCutoff = errors.New("revoke: cutoff is in the future")
+
 	// ErrCorrupt is wrapped when a snapshot or journal does not verify; the
 	// message says which file and at what offset.
 	ErrCorrupt = errors.New("revoke: corrupt state")

@@ -1,0 +1,541 @@
+package revoke
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestVerifierRevokeToken(t *testing.T) {
+	for _, alg := range testAlgs() {
+		for _, ck := range claimsKinds {
+			t.Run(alg.name+"/"+ck.name, func(t *testing.T) {
+				e := newTestEngine(t, Config{})
+				v := alg.verifier(e)
+				token := alg.sign(t, claims("auth", "alice", "jti-1", time.Hour))
+				other := alg.sign(t, claims("auth", "alice", "jti-2", time.Hour))
+
+				tok, err := v.ParseWithClaims(token, ck.new())
+				require.NoError(t, err)
+				require.True(t, tok.Valid)
+
+				require.NoError(t, e.RevokeToken(tok))
+				tok, err = v.ParseWithClaims(token, ck.new())
+				assert.ErrorIs(t, err, ErrRevoked)
+				require.NotNil(t, tok)
+				assert.False(t, tok.Valid, "a revoked token must not be marked valid")
+
+				_, err = v.ParseWithClaims(other, ck.new())
+				assert.NoError(t, err, "another token of the same subject stays valid")
+			})
+		}
+	}
+}
+
+// A token revoked through one claims type is refused through every other:
+// the key does not depend on how the claims are decoded.
+func TestTokenKeySameAcrossClaimsTypes(t *testing.T) {
+	alg := algByName(t, "HS256")
+	for _, withJTI := range []bool{true, false} {
+		jti := ""
+		if withJTI {
+			jti = "jti-x"
+		}
+		token := alg.sign(t, claims("auth", "bob", jti, time.Hour))
+		for _, revokedAs := range claimsKinds {
+			t.Run(revokedAs.name+map[bool]string{true: "/jti", false: "/no-jti"}[withJTI], func(t *testing.T) {
+				e := newTestEngine(t, Config{})
+				v := alg.verifier(e)
+				tok, err := v.ParseWithClaims(token, revokedAs.new())
+				require.NoError(t, err)
+				key, err := TokenKey(tok)
+				require.NoError(t, err)
+				require.NoError(t, e.RevokeToken(tok))
+				assert.True(t, e.IsRevoked(key), "TokenKey must name the entry RevokeToken made")
+				for _, parsedAs := range claimsKinds {
+					tok, err := v.ParseWithClaims(token, parsedAs.new())
+					assert.ErrorIs(t, err, ErrRevoked, "parsed as %s", parsedAs.name)
+					k2, err := TokenKey(tok)
+					require.NoError(t, err)
+					assert.Equal(t, key, k2, "parsed as %s", parsedAs.name)
+				}
+			})
+		}
+	}
+}
+
+func TestTokenKey(t *testing.T) {
+	alg := algByName(t, "HS256")
+	withID := alg.sign(t, claims("auth", "alice", "id-1", time.Hour))
+	noID := alg.sign(t, claims("auth", "alice", "", time.Hour))
+	e := newTestEngine(t, Config{})
+	v := alg.verifier(e)
+
+	tok, err := v.Parse(withID)
+	require.NoError(t, err)
+	key, err := TokenKey(tok)
+	require.NoError(t, err)
+	assert.Equal(t, IDKey("auth", "id-1"), key)
+	assert.NotContains(t, key, strings.Split(withID, ".")[2], "never the signature")
+
+	tok, err = v.Parse(noID)
+	require.NoError(t, err)
+	key, err = TokenKey(tok)
+	require.NoError(t, err)
+	assert.Equal(t, noID[:strings.LastIndexByte(noID, '.')], key, "without jti: the signed part")
+
+	t.Run("Engine.Revoke with TokenKey is seen by Parse", func(t *testing.T) {
+		require.NoError(t, e.Revoke(key, time.Now().Add(time.Hour)))
+		_, err := v.Parse(noID)
+		assert.ErrorIs(t, err, ErrRevoked)
+	})
+	t.Run("IDKey revokes by id without the token", func(t *testing.T) {
+		require.NoError(t, e.Revoke(IDKey("auth", "id-1"), time.Now().Add(time.Hour)))
+		_, err := v.Parse(withID)
+		assert.ErrorIs(t, err, ErrRevoked)
+	})
+	t.Run("errors", func(t *testing.T) {
+		_, err := TokenKey(nil)
+		assert.ErrorIs(t, err, ErrEmptyKey)
+		unparsed := jwt.NewWithClaims(jwt.SigningMethodHS256, claims("auth", "a", "", time.Hour))
+		_, err = TokenKey(unparsed)
+		assert.ErrorIs(t, err, ErrEmptyKey, "no jti and no Raw: no key")
+		assert.ErrorIs(t, e.RevokeToken(unparsed), ErrEmptyKey)
+		bad := &jwt.Token{Raw: "a.b.c", Claims: jwt.MapClaims{"jti": 42.0}}
+		_, err = TokenKey(bad)
+		assert.ErrorIs(t, err, jwt.ErrInvalidType)
+	})
+}
+
+func TestCompositeKeys(t *testing.T) {
+	long := strings.Repeat("x", 300)
+	cases := []struct{ a, b string }{
+		{"", "id"}, {"iss", "id"}, {long, "id"}, {"iss", long}, {long, long},
+		{strings.Repeat("y", 250), "z"}, // straddles the stack buffer
+	}
+	for _, c := range cases {
+		for k := range numKinds {
+			assert.Equal(t, fingerprint(k, compositeKey(c.a, c.b)), compositeFingerprint(k, c.a, c.b),
+				"len(a)=%d len(b)=%d kind %d", len(c.a), len(c.b), k)
+		}
+		assert.Zero(t, testing.AllocsPerRun(100, func() { compositeFingerprint(kindKey, c.a, c.b) }),
+			"len(a)=%d len(b)=%d", len(c.a), len(c.b))
+	}
+	// The encoding is unambiguous: moving bytes between issuer and id
+	// changes the key.
+	assert.NotEqual(t, compositeKey("ab", "c"), compositeKey("a", "bc"))
+	assert.NotEqual(t, compositeKey("", "ab"), compositeKey("a", "b"))
+	assert.Equal(t, byte(idKeyPrefix), compositeKey("a", "b")[0])
+	assert.False(t, strings.ContainsRune("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", rune(idKeyPrefix)),
+		"the prefix must not start a base64url signed part")
+}
+
+func TestVerifierErrors(t *testing.T) {
+	hs := algByName(t, "HS256")
+	rs := algByName(t, "RS256")
+	now := time.Now()
+	pubDER, err := x509.MarshalPKIXPublicKey(rs.verifyKey)
+	require.NoError(t, err)
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
+
+	noneToken, err := jwt.NewWithClaims(jwt.SigningMethodNone, claims("auth", "a", "n", time.Hour)).
+		SignedString(jwt.UnsafeAllowNoneSignatureType)
+	require.NoError(t, err)
+	valid := hs.sign(t, claims("auth", "a", "v", time.Hour))
+	parts := strings.Split(valid, ".")
+
+	cases := []struct {
+		name   string
+		token  string
+		keyFn  jwt.Keyfunc // default hs.keyFunc()
+		opts   []jwt.ParserOption
+		wantIs []error
+	}{
+		{name: "expired", token: hs.sign(t, &jwt.RegisteredClaims{ExpiresAt: jwt.NewNumericDate(now.Add(-time.Minute))}),
+			wantIs: []error{jwt.ErrTokenExpired}},
+		{name: "bad signature", token: parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(make([]byte, 32)),
+			wantIs: []error{jwt.ErrTokenSignatureInvalid}},
+		{name: "malformed", token: "not-a-jwt", wantIs: []error{jwt.ErrTokenMalformed}},
+		{name: "empty", token: "", wantIs: []error{jwt.ErrTokenMalformed}},
+		{name: "alg none", token: noneToken, keyFn: func(*jwt.Token) (any, error) { return hs.verifyKey, nil },
+			wantIs: []error{jwt.ErrTokenUnverifiable}},
+		{name: "alg none, even with a permissive keyfunc and no method list", token: noneToken,
+			keyFn:  func(*jwt.Token) (any, error) { return []byte("x"), nil },
+			wantIs: []error{jwt.ErrTokenSignatureInvalid}},
+		{name: "unexpected algorithm", token: rs.sign(t, claims("auth", "a", "r", time.Hour)),
+			wantIs: []error{jwt.ErrTokenSignatureInvalid}},
+		{name: "HS256 signed with the RSA public key (algorithm confusion)",
+			token:  signHS(t, pubPEM, claims("auth", "a", "c", time.Hour)),
+			keyFn:  func(*jwt.Token) (any, error) { return rs.verifyKey, nil },
+			wantIs: []error{jwt.ErrTokenSignatureInvalid}},
+		{name: "too large", token: valid + strings.Repeat("A", DefaultMaxTokenSize), wantIs: []error{jwt.ErrTokenMalformed}},
+		{name: "too large for WithMaxTokenSize", token: valid, opts: []jwt.ParserOption{WithMaxTokenSize(len(valid) - 1)},
+			wantIs: []error{jwt.ErrTokenMalformed}},
+		{name: "no exp", token: hs.sign(t, &jwt.RegisteredClaims{IssuedAt: jwt.NewNumericDate(now)}),
+			wantIs: []error{jwt.ErrTokenRequiredClaimMissing}},
+		{name: "lifetime beyond MaxTTL", token: hs.sign(t, &jwt.RegisteredClaims{
+			IssuedAt: jwt.NewNumericDate(now.Add(-2 * time.Hour)), ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}),
+			wantIs: []error{ErrTTLTooLong}},
+		{name: "exp beyond MaxTTL without iat", token: hs.sign(t, &jwt.RegisteredClaims{
+			ExpiresAt: jwt.NewNumericDate(now.Add(3 * time.Hour))}),
+			wantIs: []error{ErrTTLTooLong}},
+		{name: "iat of the wrong type", token: hs.sign(t, jwt.MapClaims{"exp": float64(now.Add(time.Hour).Unix()), "iat": "yesterday"}),
+			wantIs: []error{jwt.ErrInvalidType}},
+		{name: "jti of the wrong type", token: hs.sign(t, jwt.MapClaims{"exp": float64(now.Add(time.Hour).Unix()), "jti": 7}),
+			wantIs: []error{jwt.ErrInvalidType}},
+	}
+	e := newTestEngine(t, Config{MaxTTL: 2 * time.Hour})
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			kf := c.keyFn
+			opts := c.opts
+			if kf == nil {
+				kf = hs.keyFunc()
+				opts = append([]jwt.ParserOption{jwt.WithValidMethods([]string{"HS256"})}, opts...)
+			}
+			v := NewVerifier(e, kf, opts...)
+			tok, err := v.Parse(c.token)
+			require.Error(t, err)
+			for _, want := range c.wantIs {
+				assert.ErrorIs(t, err, want)
+			}
+			assert.NotErrorIs(t, err, ErrRevoked)
+			if tok != nil {
+				assert.False(t, tok.Valid)
+			}
+			assert.True(t, strings.HasPrefix(err.Error(), "revoke: ") || !errors.Is(err, ErrTTLTooLong))
+		})
+	}
+	t.Run("valid control", func(t *testing.T) {
+		_, err := hs.verifier(e).Parse(valid)
+		require.NoError(t, err)
+	})
+}
+
+func signHS(t *testing.T, secret []byte, c jwt.Claims) string {
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
+	require.NoError(t, err)
+	return s
+}
+
+func TestNewVerifierLeeway(t *testing.T) {
+	hs := algByName(t, "HS256")
+	e := newTestEngine(t, Config{Leeway: 30 * time.Second})
+	cases := []struct {
+		name      string
+		opts      []jwt.ParserOption
+		wantPanic bool
+	}{
+		{"none", nil, false},
+		{"smaller", []jwt.ParserOption{jwt.WithLeeway(10 * time.Second)}, false},
+		{"equal", []jwt.ParserOption{jwt.WithLeeway(30 * time.Second)}, false},
+		{"larger by a nanosecond", []jwt.ParserOption{jwt.WithLeeway(30*time.Second + 1)}, true},
+		{"larger, among other options", []jwt.ParserOption{jwt.WithAudience("api"), jwt.WithLeeway(time.Hour), jwt.WithTimeFunc(time.Now)}, true},
+		{"larger then overridden by a smaller one", []jwt.ParserOption{jwt.WithLeeway(time.Hour), jwt.WithLeeway(time.Second)}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := func() { NewVerifier(e, hs.keyFunc(), c.opts...) }
+			if c.wantPanic {
+				assert.PanicsWithValue(t, "revoke: NewVerifier: a jwt.WithLeeway option is larger than the engine's Config.Leeway (30s): "+
+					"the parser would accept tokens whose revocation the engine has already forgotten; raise Config.Leeway instead", f)
+			} else {
+				assert.NotPanics(t, f)
+			}
+		})
+	}
+	assert.Panics(t, func() { NewVerifier(nil, hs.keyFunc()) })
+	assert.Panics(t, func() { NewVerifier(e, nil) })
+}
+
+// A token expired less than Leeway ago is still accepted by the parser, so
+// its revocation must still hold; past exp + Leeway it is refused as expired
+// even after the engine has forgotten it.
+func TestVerifierLeewayWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hs := algByName(t, "HS256")
+		e, err := New(Config{Leeway: 30 * time.Second})
+		require.NoError(t, err)
+		defer e.Close()
+		v := hs.verifier(e)
+		token := hs.sign(t, claims("auth", "alice", "", 10*time.Second))
+		spare := hs.sign(t, claims("auth", "alice", "spare", 10*time.Second))
+		tok, err := v.Parse(token)
+		require.NoError(t, err)
+		require.NoError(t, e.RevokeToken(tok))
+
+		time.Sleep(25 * time.Second) // expired 15 s ago, inside the leeway
+		_, err = v.Parse(spare)
+		require.NoError(t, err, "the parser still accepts tokens inside the leeway")
+		_, err = v.Parse(token)
+		assert.ErrorIs(t, err, ErrRevoked)
+
+		time.Sleep(20 * time.Second) // past exp + leeway: forgotten and refused
+		synctest.Wait()
+		assert.Zero(t, e.Len(), "the entry is evicted after exp + leeway")
+		_, err = v.Parse(token)
+		assert.ErrorIs(t, err, jwt.ErrTokenExpired)
+	})
+}
+
+// Parser options that loosen golang-jwt's own expiry check cannot make the
+// Verifier accept a token past exp + Leeway.
+func TestVerifierOwnExpiryCheck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hs := algByName(t, "HS256")
+		e, err := New(Config{Leeway: 5 * time.Second})
+		require.NoError(t, err)
+		defer e.Close()
+		token := hs.sign(t, claims("auth", "alice", "", time.Minute))
+		past := time.Now()
+		for name, opt := range map[string]jwt.ParserOption{
+			"WithoutClaimsValidation": jwt.WithoutClaimsValidation(),
+			"WithTimeFunc":            jwt.WithTimeFunc(func() time.Time { return past }),
+		} {
+			v := hs.verifier(e, opt)
+			tok, err := v.Parse(token)
+			require.NoError(t, err, name)
+			require.NoError(t, e.RevokeToken(tok))
+			time.Sleep(time.Minute + 10*time.Second)
+			synctest.Wait()
+			_, err = v.Parse(token)
+			assert.ErrorIs(t, err, jwt.ErrTokenExpired, name)
+			token = hs.sign(t, claims("auth", "alice", "", time.Minute))
+		}
+	})
+}
+
+func TestVerifierExpirationOptional(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hs := algByName(t, "HS256")
+		e, err := New(Config{MaxTTL: time.Hour})
+		require.NoError(t, err)
+		defer e.Close()
+		now := time.Now()
+		noExp := hs.sign(t, &jwt.RegisteredClaims{Subject: "a", IssuedAt: jwt.NewNumericDate(now)})
+		noTimes := hs.sign(t, &jwt.RegisteredClaims{Subject: "a"})
+
+		strict := hs.verifier(e)
+		_, err = strict.Parse(noExp)
+		assert.ErrorIs(t, err, jwt.ErrTokenRequiredClaimMissing)
+
+		lenient := hs.verifier(e, WithExpirationOptional())
+		tok, err := lenient.Parse(noExp)
+		require.NoError(t, err)
+		_, err = lenient.Parse(noTimes)
+		assert.ErrorIs(t, err, jwt.ErrTokenRequiredClaimMissing, "neither exp nor iat: cannot be revoked reliably")
+
+		require.NoError(t, e.RevokeToken(tok))
+		_, err = lenient.Parse(noExp)
+		assert.ErrorIs(t, err, ErrRevoked)
+
+		time.Sleep(time.Hour + time.Second) // iat + MaxTTL: expired, forgotten
+		synctest.Wait()
+		assert.Zero(t, e.Len())
+		_, err = lenient.Parse(noExp)
+		assert.ErrorIs(t, err, jwt.ErrTokenExpired, "a revoked token never comes back")
+
+		// The option only acts inside NewVerifier.
+		p := jwt.NewParser(WithExpirationOptional(), WithMaxTokenSize(1), jwt.WithExpirationRequired())
+		_, err = p.Parse(noTimes, hs.keyFunc())
+		assert.ErrorIs(t, err, jwt.ErrTokenRequiredClaimMissing)
+	})
+}
+
+// ES256 signatures and lenient base64 are malleable: the same signature can
+// be spelled differently. A revoked token must stay revoked in every
+// spelling; the key never includes the signature.
+func TestRevokedTokenReencoded(t *testing.T) {
+	for _, alg := range testAlgs() {
+		t.Run(alg.name, func(t *testing.T) {
+			e := newTestEngine(t, Config{})
+			v := alg.verifier(e)
+			token := alg.sign(t, claims("auth", "alice", "", time.Hour))
+			tok, err := v.Parse(token)
+			require.NoError(t, err)
+			require.NoError(t, e.RevokeToken(tok))
+			accepted := 0
+			for _, variant := range signatureVariants(token) {
+				_, err := v.Parse(variant)
+				require.Error(t, err, "a re-encoded revoked token must never be accepted")
+				if errors.Is(err, ErrRevoked) {
+					accepted++ // the parser took the spelling; the revocation held
+				}
+			}
+			assert.Positive(t, accepted, "some variant should decode to the same signature")
+		})
+	}
+}
+
+// signatureVariants returns token with its last base64url character changed
+// in the bits that RawURLEncoding ignores (non-strict decoding).
+func signatureVariants(token string) []string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	var out []string
+	last := strings.IndexByte(alphabet, token[len(token)-1])
+	for i := range len(alphabet) {
+		if i != last {
+			out = append(out, token[:len(token)-1]+alphabet[i:i+1])
+		}
+	}
+	return out
+}
+
+func TestVerifierAfterClose(t *testing.T) {
+	hs := algByName(t, "HS256")
+	e := newTestEngine(t, Config{})
+	v := hs.verifier(e)
+	revoked := hs.sign(t, claims("auth", "a", "1", time.Hour))
+	fresh := hs.sign(t, claims("auth", "a", "2", time.Hour))
+	tok, err := v.Parse(revoked)
+	require.NoError(t, err)
+	require.NoError(t, e.RevokeToken(tok))
+	require.NoError(t, e.Close())
+
+	_, err = v.Parse(revoked)
+	assert.ErrorIs(t, err, ErrRevoked, "revocations keep answering after Close")
+	tok, err = v.Parse(fresh)
+	require.NoError(t, err)
+	assert.ErrorIs(t, e.RevokeToken(tok), ErrClosed)
+	assert.ErrorIs(t, e.RevokeSubject("auth", "a", time.Now()), ErrClosed)
+	assert.ErrorIs(t, e.RevokeAll(time.Now()), ErrClosed)
+}
+
+// The revocation check adds no allocation to golang-jwt's on a token that
+// is not revoked, whatever the algorithm and claims type, with cutoffs of
+// other subjects present.
+func TestVerifierParseAllocs(t *testing.T) {
+	for _, alg := range testAlgs() {
+		for _, ck := range claimsKinds {
+			t.Run(alg.name+"/"+ck.name, func(t *testing.T) {
+				e := newTestEngine(t, Config{})
+				require.NoError(t, e.RevokeSubject("auth", "mallory", time.Now()))
+				for _, jti := range []string{"id-1", ""} {
+					token := alg.sign(t, claims("auth", "alice", jti, time.Hour))
+					opts := []jwt.ParserOption{jwt.WithValidMethods([]string{alg.method.Alg()}),
+						jwt.WithLeeway(0), jwt.WithExpirationRequired()}
+					v := NewVerifier(e, alg.keyFunc(), opts...)
+					p := jwt.NewParser(opts...)
+					c := ck.new()
+					_, err := v.ParseWithClaims(token, c)
+					require.NoError(t, err)
+					base := testing.AllocsPerRun(50, func() {
+						if _, err := p.ParseWithClaims(token, c, alg.keyFunc()); err != nil {
+							panic(err)
+						}
+					})
+					ours := testing.AllocsPerRun(50, func() {
+						if _, err := v.ParseWithClaims(token, c); err != nil {
+							panic(err)
+						}
+					})
+					assert.Equal(t, base, ours, "jti %q: golang-jwt alone %v allocs, Verifier %v", jti, base, ours)
+				}
+			})
+		}
+	}
+}
+
+// tokenFacts reads MapClaims times exactly as golang-jwt does.
+func TestMapTimeMatchesGolangJWT(t *testing.T) {
+	values := []any{1700000000.0, 1700000000.75, json.Number("1700000000"), json.Number("1700000000.5"),
+		0.0, -5.0, -5.5, 1.0}
+	for _, v := range values {
+		m := jwt.MapClaims{"exp": v}
+		want, err := m.GetExpirationTime()
+		require.NoError(t, err)
+		got, ok, err := mapTime(m, "exp")
+		require.NoError(t, err, "%v", v)
+		if want == nil {
+			assert.False(t, ok, "%v: absent for golang-jwt", v)
+			continue
+		}
+		require.True(t, ok, "%v", v)
+		assert.True(t, want.Time.Equal(got), "%v: golang-jwt %v, ours %v", v, want.Time, got)
+	}
+	for _, bad := range []any{"soon", json.Number("x"), math.Inf(1), math.NaN(), 1e13, true} {
+		_, _, err := mapTime(jwt.MapClaims{"exp": bad}, "exp")
+		assert.ErrorIs(t, err, jwt.ErrInvalidType, "%v", bad)
+	}
+}
+
+// NewVerifier detects options that turn golang-jwt's claims validation off
+// and then checks expiry itself; otherwise golang-jwt's check suffices.
+func TestSkipsClaimsValidation(t *testing.T) {
+	cases := []struct {
+		name string
+		opts []jwt.ParserOption
+		want bool
+	}{
+		{"no options", nil, false},
+		{"method list without HS256", []jwt.ParserOption{jwt.WithValidMethods([]string{"RS256"})}, false},
+		{"audience, issuer, leeway, time func", []jwt.ParserOption{jwt.WithAudience("x"), jwt.WithIssuer("y"),
+			jwt.WithLeeway(time.Hour), jwt.WithTimeFunc(func() time.Time { return time.Unix(0, 0) })}, false},
+		{"WithoutClaimsValidation", []jwt.ParserOption{jwt.WithoutClaimsValidation()}, true},
+		{"WithoutClaimsValidation among others", []jwt.ParserOption{jwt.WithJSONNumber(), jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding()}, true},
+	}
+	for _, c := range cases {
+		assert.Equal(t, c.want, skipsClaimsValidation(c.opts), c.name)
+	}
+}
+
+// Once RevokeToken has returned, no Parse that starts afterwards, in any
+// goroutine, accepts the token.
+func TestRevokeVisibleToConcurrentParsers(t *testing.T) {
+	hs := algByName(t, "HS256")
+	e := newTestEngine(t, Config{Capacity: 64}) // small: tables grow and the filter is rebuilt meanwhile
+	v := hs.verifier(e)
+	const tokens = 200
+	raw := make([]string, tokens)
+	toks := make([]*jwt.Token, tokens)
+	for i := range raw {
+		raw[i] = hs.sign(t, claims("auth", "u", fmt.Sprint("jti-", i), time.Hour))
+		tok, err := v.Parse(raw[i])
+		require.NoError(t, err)
+		toks[i] = tok
+	}
+	var revoked [tokens]atomic.Bool
+	var wg sync.WaitGroup
+	var violations atomic.Int32
+	stop := make(chan struct{})
+	for w := range 2 {
+		wg.Go(func() {
+			for i := w; ; i = (i + 1) % tokens {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				was := revoked[i].Load()
+				_, err := v.Parse(raw[i])
+				if was && !errors.Is(err, ErrRevoked) {
+					violations.Add(1)
+				}
+			}
+		})
+	}
+	for i := range toks {
+		require.NoError(t, e.RevokeToken(toks[i]))
+		revoked[i].Store(true)
+		if i%50 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	assert.Zero(t, violations.Load(), "a revocation that had returned was missed")
+}
