@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func newTestEngine(t *testing.T, cfg Config) *Engine {
+func newTestEngine(t testing.TB, cfg Config) *Engine {
 	t.Helper()
 	e, err := New(cfg)
 	require.NoError(t, err)

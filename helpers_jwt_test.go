@@ -82,14 +82,6 @@ func (a testAlg) verifier(e *Engine, opts ...jwt.ParserOption) *Verifier {
 	return NewVerifier(e, a.keyFunc(), append([]jwt.ParserOption{jwt.WithValidMethods([]string{a.method.Alg()})}, opts...)...)
 }
 
-func newTestEngine(t testing.TB, cfg Config) *Engine {
-	t.Helper()
-	e, err := New(cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = e.Close() })
-	return e
-}
-
 // claims builds registered claims issued now and expiring in ttl.
 func claims(iss, sub, jti string, ttl time.Duration) *jwt.RegisteredClaims {
 	now := time.Now()

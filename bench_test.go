@@ -1,0 +1,301 @@
+package revoke
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Keys are 36-byte strings shaped like the UUID jti of a real token.
+const benchKeyLen = 36
+
+func benchKey(prefix uint64, i int) string {
+	r := rand.New(rand.NewPCG(prefix, uint64(i)))
+	k := fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", r.Uint32(), r.Uint32()&0xffff, r.Uint32()&0xffff, r.Uint32()&0xffff, r.Uint64()&0xffffffffffff)
+	if len(k) != benchKeyLen {
+		panic("bench key length")
+	}
+	return k
+}
+
+// benchKeys returns n revoked and n clean keys, built once per size.
+var benchKeyCache sync.Map
+
+type benchKeySet struct{ revoked, clean []string }
+
+func benchKeys(n int) benchKeySet {
+	if v, ok := benchKeyCache.Load(n); ok {
+		return v.(benchKeySet)
+	}
+	// The keys of a set share one backing string, as tokens just parsed
+	// sit in cache: the benchmark measures the engine's memory accesses,
+	// not a cache miss on a million scattered key strings.
+	build := func(prefix uint64) []string {
+		var sb strings.Builder
+		sb.Grow(n * benchKeyLen)
+		for i := range n {
+			sb.WriteString(benchKey(prefix, i))
+		}
+		all := sb.String()
+		keys := make([]string, n)
+		for i := range keys {
+			keys[i] = all[i*benchKeyLen : (i+1)*benchKeyLen]
+		}
+		return keys
+	}
+	ks := benchKeySet{revoked: build(1), clean: build(2)}
+	benchKeyCache.Store(n, ks)
+	return ks
+}
+
+// denyList is what the benchmarks drive: the engine and the baseline.
+type denyList interface {
+	Revoke(key string, expiresAt time.Time) error
+	IsRevoked(key string) bool
+}
+
+// mapDenyList is the plain baseline a Go developer would write first: a map
+// of key to deadline behind a RWMutex (expiry by a sweep, not measured).
+type mapDenyList struct {
+	mu sync.RWMutex
+	m  map[string]int64
+}
+
+func newMapDenyList(n int) *mapDenyList { return &mapDenyList{m: make(map[string]int64, n)} }
+
+func (d *mapDenyList) Revoke(key string, exp time.Time) error {
+	d.mu.Lock()
+	d.m[key] = exp.Unix()
+	d.mu.Unlock()
+	return nil
+}
+
+func (d *mapDenyList) IsRevoked(key string) bool {
+	d.mu.RLock()
+	exp, ok := d.m[key]
+	d.mu.RUnlock()
+	return ok && exp > time.Now().Unix()
+}
+
+func benchSize() int {
+	if testing.Short() {
+		return 10_000
+	}
+	return 1_000_000
+}
+
+func filled(b *testing.B, impl string, keys []string) denyList {
+	b.Helper()
+	var d denyList
+	switch impl {
+	case "engine":
+		e, err := New(Config{Capacity: len(keys)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = e.Close() })
+		d = e
+	case "mutexmap":
+		d = newMapDenyList(len(keys))
+	}
+	exp := time.Now().Add(time.Hour)
+	for _, k := range keys {
+		if err := d.Revoke(k, exp); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return d
+}
+
+var benchImpls = []string{"engine", "mutexmap"}
+
+// BenchmarkIsRevoked measures checks of keys not revoked (miss) and revoked
+// (hit) against a deny list of 1M entries, on one goroutine and in parallel.
+func BenchmarkIsRevoked(b *testing.B) {
+	n := benchSize()
+	ks := benchKeys(n)
+	for _, impl := range benchImpls {
+		d := filled(b, impl, ks.revoked)
+		for _, c := range []struct {
+			name string
+			keys []string
+			want bool
+		}{{"miss", ks.clean, false}, {"hit", ks.revoked, true}} {
+			b.Run(fmt.Sprintf("%s/%s/n=%d", impl, c.name, n), func(b *testing.B) {
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					if d.IsRevoked(c.keys[i]) != c.want {
+						b.Fatal("wrong answer")
+					}
+					if i++; i == len(c.keys) {
+						i = 0
+					}
+				}
+			})
+			b.Run(fmt.Sprintf("%s/%s-parallel/n=%d", impl, c.name, n), func(b *testing.B) {
+				b.ReportAllocs()
+				var seed atomic.Int64
+				b.RunParallel(func(pb *testing.PB) {
+					i := int(seed.Add(1)*7919) % len(c.keys)
+					for pb.Next() {
+						if d.IsRevoked(c.keys[i]) != c.want {
+							b.Error("wrong answer")
+							return
+						}
+						if i++; i == len(c.keys) {
+							i = 0
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkRevoke measures revocations of new keys, growth included
+// (amortised): the engine starts at its default capacity.
+func BenchmarkRevoke(b *testing.B) {
+	n := benchSize()
+	ks := benchKeys(n)
+	exp := time.Now().Add(time.Hour)
+	for _, impl := range benchImpls {
+		b.Run(impl, func(b *testing.B) {
+			b.ReportAllocs()
+			var d denyList
+			reset := func() {
+				if e, ok := d.(*Engine); ok {
+					_ = e.Close()
+				}
+				switch impl {
+				case "engine":
+					e, err := New(Config{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					d = e
+				case "mutexmap":
+					d = newMapDenyList(0)
+				}
+			}
+			reset()
+			i := 0
+			for b.Loop() {
+				if i == len(ks.revoked) { // out of new keys: start over
+					b.StopTimer()
+					reset()
+					i = 0
+					b.StartTimer()
+				}
+				if err := d.Revoke(ks.revoked[i], exp); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+			if e, ok := d.(*Engine); ok {
+				_ = e.Close()
+			}
+		})
+	}
+}
+
+// BenchmarkDenyListMix is the workload of a service: 1% of operations revoke
+// a token (logout), the rest check one, and 99% of checks are on tokens that
+// are not revoked. Run with -cpu 1,2 to see scaling.
+func BenchmarkDenyListMix(b *testing.B) {
+	n := benchSize()
+	ks := benchKeys(n)
+	exp := time.Now().Add(time.Hour)
+	for _, impl := range benchImpls {
+		b.Run(fmt.Sprintf("%s/n=%d", impl, n), func(b *testing.B) {
+			// Half the revoked keys are held up front; the mix revokes
+			// the other half.
+			d := filled(b, impl, ks.revoked[:n/2])
+			var next atomic.Int64
+			var seed atomic.Uint64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				rng := rand.New(rand.NewPCG(seed.Add(1), 99))
+				for pb.Next() {
+					switch r := rng.IntN(10_000); {
+					case r < 100: // 1%: revoke a new token
+						i := n/2 + int(next.Add(1))%(n/2)
+						if err := d.Revoke(ks.revoked[i], exp); err != nil {
+							b.Error(err)
+							return
+						}
+					case r < 199: // ~1% of checks: a revoked token
+						d.IsRevoked(ks.revoked[rng.IntN(n/2)])
+					default:
+						d.IsRevoked(ks.clean[rng.IntN(n)])
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkMemoryPerEntry reports bytes per live entry (heap after GC,
+// filter included) at 1M and 10M entries, with Capacity set to the count as
+// a user who knows the load would. -short runs 100k only.
+func BenchmarkMemoryPerEntry(b *testing.B) {
+	sizes := []int{1_000_000, 10_000_000}
+	if testing.Short() {
+		sizes = []int{100_000}
+	}
+	for _, n := range sizes {
+		for _, impl := range benchImpls {
+			b.Run(fmt.Sprintf("%s/n=%d", impl, n), func(b *testing.B) {
+				for b.Loop() {
+					perEntry, statBytes := measureMemory(b, impl, n)
+					b.ReportMetric(perEntry, "bytes/entry")
+					if statBytes > 0 {
+						b.ReportMetric(statBytes, "stats-bytes/entry")
+					}
+				}
+			})
+		}
+	}
+}
+
+func measureMemory(b *testing.B, impl string, n int) (perEntry, statBytes float64) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	exp := time.Now().Add(time.Hour)
+	var d denyList
+	var e *Engine
+	switch impl {
+	case "engine":
+		var err error
+		if e, err = New(Config{Capacity: n}); err != nil {
+			b.Fatal(err)
+		}
+		d = e
+	case "mutexmap":
+		d = newMapDenyList(n)
+	}
+	buf := make([]byte, 0, benchKeyLen)
+	for i := range n {
+		buf = strconv.AppendUint(append(buf[:0], "00000000-0000-0000-0000-"...), uint64(i), 10)
+		if err := d.Revoke(string(buf), exp); err != nil {
+			b.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perEntry = float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+	if e != nil {
+		statBytes = float64(e.Stats().Bytes) / float64(n)
+		_ = e.Close()
+	}
+	runtime.KeepAlive(d)
+	return perEntry, statBytes
+}
