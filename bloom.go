@@ -143,7 +143,7 @@ const (
 // none is running.
 func (e *Engine) maybeRebuildFilter() {
 	f := e.filter.Load()
-	added, dead, live := f.added.Load(), e.filterDead.Load(), e.count.Load()
+	added, dead, live := f.added.Load(), e.filterDead.Load(), int64(e.Len())
 	due := (added >= bloomMinRebuild && 2*dead >= added) ||
 		live > int64(f.sizedFor) ||
 		f.estimatedFPRate() > bloomRebuildFPRate
@@ -167,7 +167,7 @@ func (e *Engine) rebuildFilter() bool {
 		return false
 	}
 	defer e.rebuilding.Store(false)
-	live := int(e.count.Load())
+	live := e.Len()
 	nf := newBloomFilter(max(e.cfg.Capacity, live+live/2))
 	e.nextFilter.Store(nf)
 	defer e.nextFilter.Store(nil)

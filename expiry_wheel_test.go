@@ -139,7 +139,8 @@ func TestTableDeleteKeepsProbeRunsIntact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, size := range []int{16, 100, 1000} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
-			tab := newTable(size)
+			tab := &table{}
+			tab.init(size)
 			ref := map[uint64]bool{}
 			for range 8 * size {
 				// Few distinct top bits force long probe runs and wrap-around.

@@ -6,28 +6,79 @@ import (
 )
 
 // A shard owns one slice of the fingerprint space (fp & shardMask): an
-// open-addressing table of records and the expiry wheel of those records,
-// both guarded by mu. Shards share nothing, so growing or expiring one never
-// blocks readers or writers of another.
+// open-addressing table of records and the expiry wheel of those records.
+// Shards share nothing, so growing or expiring one never blocks readers or
+// writers of another.
+//
+// Writers (insert, merge, eviction, resize) hold mu exclusively and bracket
+// their changes with seq (lockWrite/unlockWrite), a sequence lock: seq is odd
+// while a writer may be changing the table. Lookups take no lock: they read
+// seq, probe the table with atomic loads and read seq again, and retry if a
+// writer came in between (see lookup). Table scans that must see a stable
+// table (filter rebuilds, Stats) take mu for reading.
 type shard struct {
-	mu sync.RWMutex
-	// tab holds the records of this shard. Guarded by mu.
+	mu  sync.RWMutex
+	seq atomic.Uint64
+	// tab holds the records of this shard. Written under mu (exclusive)
+	// within a seq-bracketed section; read lock-free by lookup.
 	tab table
 	// wheel schedules the eviction of every record in tab. Guarded by mu.
 	wheel expiryWheel
-	// pad keeps neighbouring shards' locks on different cache lines.
+	// count is the number of records in tab: written under mu, read
+	// lock-free by Engine.Len.
+	count atomic.Int64
+	// pad keeps neighbouring shards' hot words on different cache lines.
 	_ [64]byte
 }
 
-// expire evicts the records due at now (Unix seconds) and returns how many it
-// evicted, decrementing count as it goes. It examines at most cap(buf)
-// fingerprints per hold of the lock. A record is evicted only if its deadline
-// is at or before now, read from the table under the lock: a deadline
-// extended meanwhile is rescheduled instead.
-func (s *shard) expire(now int64, buf []uint64, count *atomic.Int64) int {
-	evicted := 0
+func (s *shard) lockWrite() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.seq.Add(1)
+}
+
+func (s *shard) unlockWrite() {
+	s.seq.Add(1)
+	s.mu.Unlock()
+}
+
+// lookupRetries is how many lock-free attempts a lookup makes before it
+// waits for the writer on the read lock.
+const lookupRetries = 4
+
+// lookup returns the record of fp, if held. It takes no lock unless writers
+// keep changing the shard under it: the sequence-lock read succeeds only if
+// seq was even and unchanged around the probe, which means no writer touched
+// the table meanwhile, so the probe saw a consistent table at least as new as
+// every write that had completed when lookup started.
+func (s *shard) lookup(fp uint64) (record, bool) {
+	for range lookupRetries {
+		v := s.seq.Load()
+		if v&1 != 0 {
+			continue
+		}
+		r, ok := s.tab.findShared(fp)
+		if s.seq.Load() == v {
+			return r, ok
+		}
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if i := s.tab.find(fp); i >= 0 {
+		return s.tab.slots[i], true
+	}
+	return record{}, false
+}
+
+// expire evicts the records due at now (Unix seconds) and returns how many it
+// evicted. It examines at most cap(buf) fingerprints per hold of the lock. A
+// record is evicted only if its deadline is at or before now, read from the
+// table under the lock: a deadline extended meanwhile is rescheduled instead.
+// reserved, if not nil, is the engine's MaxEntries reservation count, which
+// evictions give back.
+func (s *shard) expire(now int64, buf []uint64, reserved *atomic.Int64) int {
+	evicted := 0
+	s.lockWrite()
+	defer s.unlockWrite()
 	s.wheel.advance(now)
 	for {
 		n := 0
@@ -43,14 +94,19 @@ func (s *shard) expire(now int64, buf []uint64, count *atomic.Int64) int {
 			s.tab.deleteAt(i)
 			n++
 		}
-		count.Add(int64(-n))
+		if n > 0 {
+			s.count.Add(int64(-n))
+			if reserved != nil {
+				reserved.Add(int64(-n))
+			}
+		}
 		evicted += n
 		if !s.wheel.hasPending() {
 			break
 		}
 		// Let readers and writers of this shard in between batches.
-		s.mu.Unlock()
-		s.mu.Lock()
+		s.unlockWrite()
+		s.lockWrite()
 	}
 	if evicted > 0 && (s.tab.maybeShrink() || s.wheel.wasteful()) {
 		s.rebuildWheelLocked()
@@ -82,32 +138,42 @@ const (
 )
 
 // table is an open-addressing hash set of records with linear probing and
-// backward-shift deletion (no tombstones). Slot 0-fingerprints are empty.
-// The home slot of a fingerprint is chosen by multiply-shift ("fastrange") on
-// its top 32 bits, so the table size need not be a power of two and can be
-// sized close to the expected load. Not safe for concurrent use: the shard's
-// lock guards it.
+// backward-shift deletion (no tombstones). A zero fingerprint marks an empty
+// slot. The home slot of a fingerprint is chosen by multiply-shift
+// ("fastrange") on its top 32 bits, so the table size need not be a power of
+// two and can be sized close to the expected load.
+//
+// Writers call every method but findShared with the shard's lock held; they
+// store into slots atomically, and publish a resized slice through shared,
+// because findShared reads slots concurrently with them.
 type table struct {
-	slots []record
-	count int
+	slots  []record
+	shared atomic.Pointer[[]record]
+	count  int
 	// minSlots is the size the table was created with; it never shrinks
 	// below it.
 	minSlots int
 }
 
-func newTable(expected int) table {
-	n := max(int(float64(expected)/tableSizeLoad)+1, tableMinSlots)
-	return table{slots: make([]record, n), minSlots: n}
+// init sizes an empty table for expected records.
+func (t *table) init(expected int) {
+	t.minSlots = max(int(float64(expected)/tableSizeLoad)+1, tableMinSlots)
+	t.setSlots(make([]record, t.minSlots))
 }
 
-func (t *table) home(fp uint64) int {
-	return int(((fp >> 32) * uint64(len(t.slots))) >> 32)
+func (t *table) setSlots(slots []record) {
+	t.slots = slots
+	t.shared.Store(&slots)
 }
 
-// find returns the index of fp's slot, or -1.
+func home(fp uint64, n int) int {
+	return int(((fp >> 32) * uint64(n)) >> 32)
+}
+
+// find returns the index of fp's slot, or -1. Called with the lock held.
 func (t *table) find(fp uint64) int {
 	n := len(t.slots)
-	for i := t.home(fp); ; {
+	for i := home(fp, n); ; {
 		switch t.slots[i].fp {
 		case fp:
 			return i
@@ -120,26 +186,71 @@ func (t *table) find(fp uint64) int {
 	}
 }
 
+// findShared is find for lock-free readers: atomic loads only, and at most
+// one pass over the slots, since a view torn by a concurrent writer may lack
+// the empty slot that ends a probe (the caller's sequence check then discards
+// the answer).
+func (t *table) findShared(fp uint64) (record, bool) {
+	slots := *t.shared.Load()
+	n := len(slots)
+	i := home(fp, n)
+	for range n {
+		r := &slots[i]
+		switch atomic.LoadUint64(&r.fp) {
+		case fp:
+			return record{fp: fp, deadline: atomic.LoadUint32(&r.deadline), value: atomic.LoadUint32(&r.value)}, true
+		case 0:
+			return record{}, false
+		}
+		if i++; i == n {
+			i = 0
+		}
+	}
+	return record{}, false
+}
+
+// store writes r into slot i for concurrent findShared readers.
+func (t *table) store(i int, r record) {
+	s := &t.slots[i]
+	atomic.StoreUint64(&s.fp, r.fp)
+	atomic.StoreUint32(&s.deadline, r.deadline)
+	atomic.StoreUint32(&s.value, r.value)
+}
+
+// merge raises slot i's deadline and value to at least those given and
+// reports whether the deadline moved.
+func (t *table) merge(i int, deadline, value uint32) bool {
+	s := &t.slots[i]
+	if value > s.value {
+		atomic.StoreUint32(&s.value, value)
+	}
+	if deadline > s.deadline {
+		atomic.StoreUint32(&s.deadline, deadline)
+		return true
+	}
+	return false
+}
+
 // insertNew stores r, whose fingerprint must not be present, growing the
 // table first if it would pass tableMaxLoad.
 func (t *table) insertNew(r record) {
 	if float64(t.count+1) > tableMaxLoad*float64(len(t.slots)) {
 		t.resize(2 * len(t.slots))
 	}
-	t.place(r)
+	t.store(t.freeSlot(r.fp), r)
 	t.count++
 }
 
-// place puts r in the first free slot from its home. The caller keeps count.
-func (t *table) place(r record) {
+// freeSlot returns the first free slot from fp's home.
+func (t *table) freeSlot(fp uint64) int {
 	n := len(t.slots)
-	i := t.home(r.fp)
+	i := home(fp, n)
 	for t.slots[i].fp != 0 {
 		if i++; i == n {
 			i = 0
 		}
 	}
-	t.slots[i] = r
+	return i
 }
 
 // deleteAt empties slot i and shifts later members of its probe run back, so
@@ -156,18 +267,18 @@ func (t *table) deleteAt(i int) {
 		}
 		// r may move to the hole at i unless its home lies cyclically in
 		// (i, j]: then a probe for r starts after i and must not find i.
-		h := t.home(r.fp)
+		h := home(r.fp, n)
 		if (i <= j && (h <= i || h > j)) || (i > j && h <= i && h > j) {
-			t.slots[i] = r
+			t.store(i, r)
 			i = j
 		}
 	}
-	t.slots[i] = record{}
+	t.store(i, record{})
 	t.count--
 }
 
-// maybeShrink halves the table (or more) when it has become mostly empty,
-// so that memory returns after a mass expiry. It reports whether it resized.
+// maybeShrink shrinks the table when it has become mostly empty, so that
+// memory returns after a mass expiry. It reports whether it resized.
 func (t *table) maybeShrink() bool {
 	if len(t.slots) <= t.minSlots || float64(t.count) >= tableMinLoad*float64(len(t.slots)) {
 		return false
@@ -176,14 +287,23 @@ func (t *table) maybeShrink() bool {
 	return true
 }
 
+// resize rehashes into n slots. The new slice is filled before it is
+// published, so readers see either the old table or the complete new one.
 func (t *table) resize(n int) {
 	old := t.slots
-	t.slots = make([]record, n)
+	slots := make([]record, n)
 	for _, r := range old {
 		if r.fp != 0 {
-			t.place(r)
+			i := home(r.fp, n)
+			for slots[i].fp != 0 {
+				if i++; i == n {
+					i = 0
+				}
+			}
+			slots[i] = r
 		}
 	}
+	t.setSlots(slots)
 }
 
 // sizeBytes is the memory held by the slots.
