@@ -126,20 +126,26 @@ func journalHeader(gen uint64, created int64) [journalHeaderSize]byte {
 	return h
 }
 
-// frameHeaderCRC is the header CRC of a frame of generation gen.
-func frameHeaderCRC(gen uint64, head []byte) uint32 {
-	var g [8]byte
-	binary.LittleEndian.PutUint64(g[:], gen)
-	return crc32.Update(crc32.Checksum(g[:], castagnoli), castagnoli, head[:12])
+// genSeed is the CRC32C of a generation number, the seed of the header CRCs
+// of its frames. (Computed once per file: the buffer crc32 reads escapes.)
+func genSeed(gen uint64) uint32 {
+	return crc32.Checksum(binary.LittleEndian.AppendUint64(nil, gen), castagnoli)
 }
 
-// sealFrames fills in the CRCs of the frames in buf, whose counts are set.
-func sealFrames(buf []byte, gen uint64) {
+// frameHeaderCRC is the header CRC of a frame of the generation whose seed
+// is seed.
+func frameHeaderCRC(seed uint32, head []byte) uint32 {
+	return crc32.Update(seed, castagnoli, head[:12])
+}
+
+// sealFrames fills in the CRCs of the frames in buf, whose counts are set,
+// for the generation whose seed is seed.
+func sealFrames(buf []byte, seed uint32) {
 	for off := 0; off < len(buf); {
 		count := int(binary.LittleEndian.Uint32(buf[off+4:]))
 		data := buf[off+journalFrameHead : off+journalFrameHead+count*recordSize]
 		binary.LittleEndian.PutUint32(buf[off+8:], crc32.Checksum(data, castagnoli))
-		binary.LittleEndian.PutUint32(buf[off+12:], frameHeaderCRC(gen, buf[off:]))
+		binary.LittleEndian.PutUint32(buf[off+12:], frameHeaderCRC(seed, buf[off:]))
 		off += journalFrameHead + len(data)
 	}
 }
@@ -156,8 +162,8 @@ type journalInfo struct {
 }
 
 // checkFrameHeader reports whether head (16 bytes) is a plausible frame
-// header of generation gen and returns its record count.
-func checkFrameHeader(head []byte, gen uint64) (int, bool) {
+// header of the generation whose seed is seed, and returns its record count.
+func checkFrameHeader(head []byte, seed uint32) (int, bool) {
 	if string(head[:4]) != journalFrameMagic {
 		return 0, false
 	}
@@ -165,7 +171,7 @@ func checkFrameHeader(head []byte, gen uint64) (int, bool) {
 	if count == 0 || count > journalFrameMax {
 		return 0, false
 	}
-	if binary.LittleEndian.Uint32(head[12:]) != frameHeaderCRC(gen, head) {
+	if binary.LittleEndian.Uint32(head[12:]) != frameHeaderCRC(seed, head) {
 		return 0, false
 	}
 	return int(count), true
@@ -180,9 +186,10 @@ func checkFrameHeader(head []byte, gen uint64) (int, bool) {
 // whatever the lengths in r say.
 func readJournal(r io.ReaderAt, size int64, name string, gen uint64, apply func([]record)) (journalInfo, error) {
 	var info journalInfo
+	seed := genSeed(gen)
 	// fail decides between a torn tail and corruption at off.
 	fail := func(off int64, format string, args ...any) (journalInfo, error) {
-		next, err := nextValidFrame(r, off+journalFrameHead, size, gen)
+		next, err := nextValidFrame(r, off+journalFrameHead, size, seed)
 		if err != nil {
 			return info, fmt.Errorf("revoke: reading %s: %w", name, err)
 		}
@@ -235,7 +242,7 @@ func readJournal(r io.ReaderAt, size int64, name string, gen uint64, apply func(
 		if err := readAt(fh, off); err != nil {
 			return info, err
 		}
-		count, ok := checkFrameHeader(fh, gen)
+		count, ok := checkFrameHeader(fh, seed)
 		if !ok {
 			return fail(off, "bad frame header")
 		}
@@ -270,7 +277,7 @@ func readJournal(r io.ReaderAt, size int64, name string, gen uint64, apply func(
 
 // nextValidFrame returns the offset of the first frame at or after from (a
 // multiple of 16) that verifies completely, or -1.
-func nextValidFrame(r io.ReaderAt, from, size int64, gen uint64) (int64, error) {
+func nextValidFrame(r io.ReaderAt, from, size int64, seed uint32) (int64, error) {
 	chunk := make([]byte, journalScanChunk)
 	var data []byte
 	for base := from; base+journalFrameHead <= size; base += journalScanChunk {
@@ -280,7 +287,7 @@ func nextValidFrame(r io.ReaderAt, from, size int64, gen uint64) (int64, error) 
 			return 0, err
 		}
 		for i := 0; i+journalFrameHead <= len(c); i += journalFrameHead {
-			count, ok := checkFrameHeader(c[i:i+journalFrameHead], gen)
+			count, ok := checkFrameHeader(c[i:i+journalFrameHead], seed)
 			if !ok {
 				continue
 			}
@@ -325,8 +332,9 @@ type journal struct {
 	cond sync.Cond // on mu: a batch completed, or busy was cleared
 	// f is the current journal file and gen its generation. Guarded by
 	// mu; used outside mu only by the goroutine that set busy.
-	f   file
-	gen uint64
+	f    file
+	gen  uint64
+	seed uint32 // genSeed(gen)
 	// pending holds sealed-to-be frames of batch number batch; frameAt is
 	// the offset of its last frame's header, or -1. Guarded by mu.
 	pending []byte
@@ -387,7 +395,7 @@ func newJournal(fsys fileSystem, dir string, gen uint64, cfg Config, kick func()
 	}
 	j := &journal{
 		fs: fsys, dir: dir, policy: cfg.Sync, kick: kick,
-		f: f, gen: gen, frameAt: -1, batch: 1,
+		f: f, gen: gen, seed: genSeed(gen), frameAt: -1, batch: 1,
 	}
 	if cfg.SnapshotJournalBytes > 0 {
 		j.limit = cfg.SnapshotJournalBytes
@@ -444,13 +452,13 @@ func (j *journal) commit(recs []record) error {
 
 // takeLocked takes the pending batch for writing and marks the journal
 // busy. Called with mu held and busy clear.
-func (j *journal) takeLocked() (buf []byte, batch uint64, f file, gen uint64) {
+func (j *journal) takeLocked() (buf []byte, batch uint64, f file, seed uint32) {
 	j.busy = true
 	buf, batch = j.pending, j.batch
 	j.pending, j.spare = j.spare[:0], nil
 	j.frameAt = -1
 	j.batch++
-	return buf, batch, j.f, j.gen
+	return buf, batch, j.f, j.seed
 }
 
 // releaseLocked records the outcome of writing batch (err nil: written) and
@@ -485,9 +493,9 @@ func (j *journal) failLocked(err error) {
 // leadLocked writes the pending batch as the leader. Called with mu held
 // and busy clear; it releases mu while writing.
 func (j *journal) leadLocked() {
-	buf, batch, f, gen := j.takeLocked()
+	buf, batch, f, seed := j.takeLocked()
 	j.mu.Unlock()
-	sealFrames(buf, gen)
+	sealFrames(buf, seed)
 	err := writeFull(f, buf)
 	synced := false
 	if err == nil && j.policy == SyncAlways {
@@ -513,9 +521,9 @@ func (j *journal) sync() {
 	if j.err != nil || j.closed || !j.dirty {
 		return
 	}
-	buf, batch, f, gen := j.takeLocked()
+	buf, batch, f, seed := j.takeLocked()
 	j.mu.Unlock()
-	sealFrames(buf, gen)
+	sealFrames(buf, seed)
 	err := writeFull(f, buf)
 	if err == nil {
 		err = f.Sync()
@@ -542,9 +550,9 @@ func (j *journal) rotate() (uint64, error) {
 	if j.closed {
 		return 0, ErrClosed
 	}
-	buf, batch, f, gen := j.takeLocked()
+	buf, batch, f, seed := j.takeLocked()
 	j.mu.Unlock()
-	sealFrames(buf, gen)
+	sealFrames(buf, seed)
 	err := writeFull(f, buf)
 	if err == nil {
 		err = f.Sync()
@@ -552,7 +560,7 @@ func (j *journal) rotate() (uint64, error) {
 	var nf file
 	var cerr error
 	if err == nil {
-		nf, cerr = createJournal(j.fs, j.dir, gen+1)
+		nf, cerr = createJournal(j.fs, j.dir, j.gen+1)
 	}
 	j.mu.Lock()
 	if err == nil {
@@ -566,7 +574,7 @@ func (j *journal) rotate() (uint64, error) {
 		return 0, cerr
 	}
 	_ = j.f.Close() // fsynced above; nothing is lost if closing fails
-	j.f, j.gen = nf, gen+1
+	j.f, j.gen, j.seed = nf, j.gen+1, genSeed(j.gen+1)
 	j.size.Store(journalHeaderSize)
 	return j.gen, nil
 }
