@@ -30,7 +30,11 @@ var errInjected = errors.New("injected failure")
 
 func newFaultFS() *faultFS { return &faultFS{armed: map[string]error{}} }
 
-func (f *faultFS) arm(op string)    { f.mu.Lock(); f.armed[op] = fmt.Errorf("%s: %w", op, errInjected); f.mu.Unlock() }
+func (f *faultFS) arm(op string) {
+	f.mu.Lock()
+	f.armed[op] = fmt.Errorf("%s: %w", op, errInjected)
+	f.mu.Unlock()
+}
 func (f *faultFS) disarm(op string) { f.mu.Lock(); delete(f.armed, op); f.mu.Unlock() }
 
 func (f *faultFS) check(op string) error {
@@ -372,7 +376,10 @@ func TestInjectedFailuresAreNeverAcknowledged(t *testing.T) {
 			// The failure sticks: nothing is acknowledged until reopening.
 			for _, call := range []func() error{
 				func() error { return e.Revoke("after", exp) },
-				func() error { _, err := e.putIfAbsent(fingerprint(kindConsumed, "c"), uint32(exp.Unix()), 0); return err },
+				func() error {
+					_, err := e.putIfAbsent(fingerprint(kindConsumed, "c"), uint32(exp.Unix()), 0)
+					return err
+				},
 				func() error { return e.put(fingerprint(kindSubjectCutoff, "s"), uint32(exp.Unix()), 7) },
 				e.Snapshot,
 			} {
