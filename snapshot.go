@@ -159,8 +159,9 @@ func readSnapshot(r io.Reader, name string, apply func([]record)) (snapshotHeade
 		h    snapshotHeader
 		off  int64
 		crc  uint32
-		buf  = make([]byte, snapshotBlockHeader+snapshotBlockMax*recordSize)
-		recs = make([]record, 0, snapshotBlockMax)
+		// buf grows with the blocks read, up to one full block.
+		buf  = make([]byte, snapshotHeaderSize, 1024)
+		recs []record
 	)
 	read := func(b []byte, what string) error {
 		n, err := io.ReadFull(r, b)
@@ -202,6 +203,10 @@ func readSnapshot(r io.Reader, name string, apply func([]record)) (snapshotHeade
 		if count > snapshotBlockMax {
 			return h, off, corruptf(name, start, "block of %d records (at most %d)", count, snapshotBlockMax)
 		}
+		if need := snapshotBlockHeader + int(count)*recordSize; cap(buf) < need {
+			buf = append(buf[:cap(buf)], make([]byte, need-cap(buf))...)
+		}
+		buf = buf[:cap(buf)]
 		body := buf[snapshotBlockHeader : snapshotBlockHeader+int(count)*recordSize]
 		if err := read(buf[4:8], "block header"); err != nil {
 			return h, off, err
