@@ -156,9 +156,9 @@ func (sw *snapshotWriter) finish() (int64, error) {
 // memory at a time, whatever the lengths in r say.
 func readSnapshot(r io.Reader, name string, apply func([]record)) (snapshotHeader, int64, error) {
 	var (
-		h    snapshotHeader
-		off  int64
-		crc  uint32
+		h   snapshotHeader
+		off int64
+		crc uint32
 		// buf grows with the blocks read, up to one full block.
 		buf  = make([]byte, snapshotHeaderSize, 1024)
 		recs []record
