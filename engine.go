@@ -457,6 +457,11 @@ func (e *Engine) apply(r record, capped bool) error {
 	if e.closed.Load() {
 		return ErrClosed
 	}
+	return e.applyLocked(s, r, capped)
+}
+
+// applyLocked is apply with s, the shard of r, locked.
+func (e *Engine) applyLocked(s *shard, r record, capped bool) error {
 	if i := s.tab.find(r.fp); i >= 0 {
 		old := &s.tab.slots[i]
 		old.value = max(old.value, r.value)

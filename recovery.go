@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"runtime"
+	"sync"
 	"time"
 )
 
@@ -22,14 +24,8 @@ func (e *Engine) openDir() error {
 	if err := fsys.MkdirAll(dir); err != nil {
 		return fmt.Errorf("revoke: creating %s: %w", dir, err)
 	}
-	now := time.Now().Unix()
-	next, err := loadDir(fsys, dir, true, func(recs []record) {
-		for _, r := range recs {
-			if r.fp != 0 && int64(r.deadline) > now {
-				_ = e.apply(r, false) // cannot fail: not closed, no cap
-			}
-		}
-	}, nil)
+	l := newLoader(e, time.Now().Unix())
+	next, err := loadDir(fsys, dir, true, l.apply, nil)
 	if err != nil {
 		return err
 	}
@@ -179,4 +175,84 @@ func InspectDir(dir string) (DirReport, error) {
 		}
 	}
 	return rep, err
+}
+
+// loader applies recovered records to an engine that nobody else uses yet,
+// fast: each block of records is bucketed by shard (a counting sort), and
+// GOMAXPROCS workers apply disjoint sets of shards in parallel, each locking
+// a shard once per block. Records past their deadline (at now) and zero
+// fingerprints are skipped; MaxEntries is not applied.
+type loader struct {
+	e       *Engine
+	now     int64
+	workers int
+	// start[s]..start[s+1] is the range of shard s in sorted.
+	start  []int
+	pos    []int
+	sorted []record
+}
+
+func newLoader(e *Engine, now int64) *loader {
+	n := len(e.shards)
+	return &loader{
+		e: e, now: now, workers: min(runtime.GOMAXPROCS(0), n),
+		start: make([]int, n+1), pos: make([]int, n),
+	}
+}
+
+// loaderParallelMin is the block size below which one goroutine applies
+// a block alone: starting workers costs more than it saves.
+const loaderParallelMin = 1024
+
+func (l *loader) apply(recs []record) {
+	e := l.e
+	clear(l.start)
+	for _, r := range recs {
+		if r.fp != 0 && int64(r.deadline) > l.now {
+			l.start[(r.fp&e.shardMask)+1]++
+		}
+	}
+	for i := 1; i < len(l.start); i++ {
+		l.start[i] += l.start[i-1]
+	}
+	total := l.start[len(l.start)-1]
+	if cap(l.sorted) < total {
+		l.sorted = make([]record, total)
+	}
+	l.sorted = l.sorted[:total]
+	copy(l.pos, l.start)
+	for _, r := range recs {
+		if r.fp != 0 && int64(r.deadline) > l.now {
+			s := r.fp & e.shardMask
+			l.sorted[l.pos[s]] = r
+			l.pos[s]++
+		}
+	}
+	if l.workers == 1 || total < loaderParallelMin {
+		l.applyShards(0, 1)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < l.workers; w++ {
+		wg.Go(func() { l.applyShards(w, l.workers) })
+	}
+	l.applyShards(0, l.workers)
+	wg.Wait()
+}
+
+// applyShards applies the sorted records of shards w, w+stride, ...
+func (l *loader) applyShards(w, stride int) {
+	e := l.e
+	for i := w; i < len(e.shards); i += stride {
+		lo, hi := l.start[i], l.start[i+1]
+		if lo == hi {
+			continue
+		}
+		s := &e.shards[i]
+		s.mu.Lock()
+		for _, r := range l.sorted[lo:hi] {
+			_ = e.applyLocked(s, r, false) // cannot fail uncapped
+		}
+		s.mu.Unlock()
+	}
 }
