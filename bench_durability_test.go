@@ -179,6 +179,8 @@ func BenchmarkRevokeSyncAlways(b *testing.B) {
 			wg.Wait()
 			b.StopTimer()
 			b.ReportMetric(float64(each*goroutines)/b.Elapsed().Seconds(), "revocations/s")
+			st := e.Stats()
+			b.ReportMetric(float64(st.JournalRecords)/float64(max(st.JournalFsyncs, 1)), "revocations/fsync")
 		})
 	}
 }

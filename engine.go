@@ -306,6 +306,10 @@ type Stats struct {
 	// JournalBytes is the size of the current journal file (0 without
 	// Config.Dir).
 	JournalBytes int64
+	// JournalRecords and JournalFsyncs count the records appended to the
+	// journal and its fsyncs since New: under SyncAlways their ratio is
+	// the number of revocations that group commit makes share an fsync.
+	JournalRecords, JournalFsyncs uint64
 	// Snapshots and SnapshotFailures count the snapshots written to
 	// Config.Dir and those that failed, since New.
 	Snapshots, SnapshotFailures uint64
@@ -336,6 +340,8 @@ func (e *Engine) Stats() Stats {
 	}
 	if e.jnl != nil {
 		st.JournalBytes = e.jnl.size.Load()
+		st.JournalRecords = e.jnl.records.Load()
+		st.JournalFsyncs = e.jnl.fsyncs.Load()
 		st.JournalErr = e.jnl.failure()
 	}
 	st.Bytes = st.FilterBytes

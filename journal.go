@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -327,6 +328,9 @@ type journal struct {
 	broken atomic.Bool
 	// size mirrors the size of the current file, for Stats.
 	size atomic.Int64
+	// records and fsyncs count records written and fsyncs of the journal,
+	// for Stats.
+	records, fsyncs atomic.Uint64
 
 	mu   sync.Mutex
 	cond sync.Cond // on mu: a batch completed, or busy was cleared
@@ -436,13 +440,25 @@ func (j *journal) commit(recs []record) error {
 		return ErrClosed
 	}
 	j.appendLocked(recs)
+	j.records.Add(uint64(len(recs)))
 	mine := j.batch
+	yielded := false
 	for j.done < mine {
 		if j.err != nil {
 			return j.err
 		}
 		if j.busy {
 			j.cond.Wait()
+			continue
+		}
+		if !yielded {
+			// Callers released by the last batch are about to append
+			// again: let them, so that this batch carries them too
+			// rather than one record now and the rest an fsync later.
+			yielded = true
+			j.mu.Unlock()
+			runtime.Gosched()
+			j.mu.Lock()
 			continue
 		}
 		j.leadLocked()
@@ -500,6 +516,7 @@ func (j *journal) leadLocked() {
 	synced := false
 	if err == nil && j.policy == SyncAlways {
 		err, synced = f.Sync(), true
+		j.fsyncs.Add(1)
 	}
 	j.mu.Lock()
 	j.releaseLocked(buf, batch, err, synced)
@@ -527,6 +544,7 @@ func (j *journal) sync() {
 	err := writeFull(f, buf)
 	if err == nil {
 		err = f.Sync()
+		j.fsyncs.Add(1)
 	}
 	j.mu.Lock()
 	if err == nil {
@@ -556,6 +574,7 @@ func (j *journal) rotate() (uint64, error) {
 	err := writeFull(f, buf)
 	if err == nil {
 		err = f.Sync()
+		j.fsyncs.Add(1)
 	}
 	var nf file
 	var cerr error
