@@ -255,8 +255,11 @@ func (e *Engine) Config() Config { return e.cfg }
 // It is idempotent: revoking a key again with a later expiry extends its
 // entry, an earlier one never shortens it. An expiry that has already passed
 // (leeway included) is a no-op returning nil, since such a token is refused
-// anyway. Errors: [ErrEmptyKey], [ErrTTLTooLong], [ErrFull], [ErrClosed].
-// Only a fingerprint of key is kept. Cost: one hash and one shard lock.
+// anyway. Errors: [ErrEmptyKey], [ErrTTLTooLong], [ErrFull], [ErrClosed],
+// and with Config.Dir the journal's write or fsync error. Only a fingerprint
+// of key is kept. Cost: one hash and one shard lock; with Config.Dir and
+// SyncAlways, also a share of one write and one fsync (group commit), since
+// it returns only once the revocation is on stable storage.
 func (e *Engine) Revoke(key string, expiresAt time.Time) error {
 	if key == "" {
 		return ErrEmptyKey

@@ -534,3 +534,42 @@ func TestCloseRacingRevocationsNeverAckUnjournaled(t *testing.T) {
 	e2 := openTest(t, durableConfig(dir))
 	requireRevoked(t, e2, acked)
 }
+
+func TestRecoveryKeepsValuesAndSingleUse(t *testing.T) {
+	dir := t.TempDir()
+	e := openTest(t, durableConfig(dir))
+	dl := uint32(time.Now().Add(time.Hour).Unix())
+	cutoff := fingerprint(kindSubjectCutoff, "iss\x00alice")
+	used := fingerprint(kindConsumed, "one-time")
+	require.NoError(t, e.put(cutoff, dl, 100))
+	require.NoError(t, e.put(cutoff, dl-5, 200)) // larger value wins, earlier deadline does not
+	stored, err := e.putIfAbsent(used, dl, 0)
+	require.NoError(t, err)
+	require.True(t, stored)
+	require.NoError(t, e.Snapshot())
+	require.NoError(t, e.put(cutoff, dl, 150)) // journal after the snapshot: merged, not replacing
+	require.NoError(t, e.Close())
+
+	e2 := openTest(t, durableConfig(dir))
+	r, ok := e2.lookup(cutoff)
+	require.True(t, ok)
+	assert.Equal(t, record{fp: cutoff, deadline: dl, value: 200}, r)
+	stored, err = e2.putIfAbsent(used, dl, 0)
+	require.NoError(t, err)
+	assert.False(t, stored, "a consumed key stays consumed across a restart")
+}
+
+func TestRecoveryIgnoresMaxEntries(t *testing.T) {
+	dir := t.TempDir()
+	e := openTest(t, durableConfig(dir))
+	exp := time.Now().Add(time.Hour)
+	for i := range 5 {
+		require.NoError(t, e.Revoke(fmt.Sprint(i), exp))
+	}
+	require.NoError(t, e.Close())
+	cfg := durableConfig(dir)
+	cfg.MaxEntries = 3
+	e2 := openTest(t, cfg)
+	assert.Equal(t, 5, e2.Len(), "a lower cap must not drop stored revocations")
+	require.ErrorIs(t, e2.Revoke("new", exp), ErrFull)
+}
