@@ -184,6 +184,10 @@ type Engine struct {
 
 	// jnl is the journal of Config.Dir, or nil for a memory-only engine.
 	jnl *journal
+	// bulkLoading is set only while New recovers from Config.Dir, before
+	// the engine is shared: inserts then skip the filter, which recovery
+	// builds afterwards in one cache-friendly pass (see buildFilter).
+	bulkLoading bool
 	// snapMu serializes snapshots.
 	snapMu   sync.Mutex
 	snapKick chan struct{}
@@ -555,6 +559,9 @@ func (e *Engine) insertLocked(s *shard, r record, capped bool) error {
 	}
 	s.tab.insertNew(r)
 	s.wheel.schedule(r.fp, int64(r.deadline))
+	if e.bulkLoading {
+		return nil
+	}
 	// The rebuild protocol needs nextFilter read before filter: see
 	// rebuildFilter.
 	if f := e.nextFilter.Load(); f != nil {

@@ -281,3 +281,29 @@ func TestBackgroundSnapshots(t *testing.T) {
 		})
 	})
 }
+
+func TestLargeRecoveryFilterHoldsEverything(t *testing.T) {
+	// Past the size at which recovery builds the filter region by region.
+	const n = 150_000
+	dir := t.TempDir()
+	e := openTest(t, durableConfig(dir))
+	dl := uint32(time.Now().Add(time.Hour).Unix())
+	fps := make([]uint64, n)
+	for i := range fps {
+		fps[i] = fingerprint(kindKey, fmt.Sprint("k", i))
+		require.NoError(t, e.apply(record{fp: fps[i], deadline: dl}, true))
+	}
+	require.NoError(t, e.Snapshot())
+	require.NoError(t, e.Close())
+
+	e2 := openTest(t, durableConfig(dir))
+	require.Equal(t, n, e2.Len())
+	f := e2.filter.Load()
+	assert.GreaterOrEqual(t, f.sizedFor, n)
+	for _, fp := range fps {
+		if !f.mayContain(fp) {
+			require.Failf(t, "filter misses a recovered record", "fp %#x", fp)
+		}
+	}
+	assert.Less(t, f.estimatedFPRate(), 0.02)
+}
