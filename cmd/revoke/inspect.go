@@ -50,12 +50,12 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 
 	fmt.Fprintf(stdout, "directory %s\n\n", dir)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "file\tkind\tgeneration\tbytes\trecords\tframes\tcreated\t")
+	fmt.Fprintln(tw, "file\tkind\tgeneration\tbytes\trecords\tframes\tcreated")
 	var journalBytes int64
 	var journalRecords, journals int
 	for _, f := range rep.Files {
 		if f.Stale {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t-\t-\t-\tstale: the snapshot covers it, New deletes it\t\n", f.Name, f.Kind, f.Generation)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t-\t-\t-\tstale: the snapshot covers it, New deletes it\n", f.Name, f.Kind, f.Generation)
 			continue
 		}
 		frames := "-"
@@ -65,7 +65,7 @@ func runInspect(args []string, stdout, stderr io.Writer) int {
 			journalBytes += f.Size
 			journalRecords += f.Records
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t\n", f.Name, f.Kind, f.Generation, f.Size, f.Records, frames,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\n", f.Name, f.Kind, f.Generation, f.Size, f.Records, frames,
 			f.Created.UTC().Format(time.RFC3339))
 	}
 	_ = tw.Flush()
@@ -105,7 +105,7 @@ func printHistogram(w io.Writer, rep revoke.DirReport) {
 			label = ">= " + shortDuration(prev)
 		}
 		bar := strings.Repeat("#", (b.Count*40+most-1)/most)
-		fmt.Fprintf(w, "  %-6s %10d  %s\n", label, b.Count, bar)
+		fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("  %-6s %10d  %s", label, b.Count, bar), " "))
 		prev = b.Within
 	}
 }
