@@ -513,6 +513,8 @@ func TestCloseRacingRevocationsNeverAckUnjournaled(t *testing.T) {
 	var mu sync.Mutex
 	var acked []string
 	var wg sync.WaitGroup
+	some := make(chan struct{})
+	var once sync.Once
 	for g := range 4 {
 		wg.Go(func() {
 			for i := 0; ; i++ {
@@ -524,11 +526,14 @@ func TestCloseRacingRevocationsNeverAckUnjournaled(t *testing.T) {
 				}
 				mu.Lock()
 				acked = append(acked, k)
+				if len(acked) == 20 {
+					once.Do(func() { close(some) })
+				}
 				mu.Unlock()
 			}
 		})
 	}
-	time.Sleep(20 * time.Millisecond) // let some revocations through; the outcome does not depend on it
+	<-some // close while revocations are in full flow
 	require.NoError(t, e.Close())
 	wg.Wait()
 	e2 := openTest(t, durableConfig(dir))
