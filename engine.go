@@ -2,6 +2,7 @@ package revoke
 
 import (
 	"fmt"
+	"io"
 	"math/bits"
 	"runtime"
 	"sync"
@@ -45,7 +46,9 @@ type Config struct {
 	// Dir, when set, makes the engine durable: New recovers it from the
 	// snapshot and journal in Dir (created if missing), skipping what has
 	// expired, and every revocation is appended to the journal before it is
-	// acknowledged (see Sync). One engine at a time may use a directory.
+	// acknowledged (see Sync). One engine at a time may use a directory: New
+	// fails with [ErrDirLocked] while another holds it (an flock on
+	// Dir/LOCK on Linux, macOS and the BSDs, released if the process dies).
 	// Only fingerprints and deadlines are written, never keys. Default "":
 	// memory only.
 	Dir string
@@ -184,6 +187,8 @@ type Engine struct {
 
 	// jnl is the journal of Config.Dir, or nil for a memory-only engine.
 	jnl *journal
+	// dirLock holds Config.Dir for this engine until Close.
+	dirLock io.Closer
 	// bulkLoading is set only while New recovers from Config.Dir, before
 	// the engine is shared: inserts then skip the filter, which recovery
 	// builds afterwards in one cache-friendly pass (see buildFilter).
@@ -382,6 +387,9 @@ func (e *Engine) Close() error {
 		e.workers.Wait()
 		if e.jnl != nil {
 			err = e.jnl.close()
+		}
+		if e.dirLock != nil {
+			_ = e.dirLock.Close()
 		}
 	})
 	return err

@@ -24,7 +24,13 @@ type fileSystem interface {
 	// SyncDir fsyncs the directory dir, making renames, creations and
 	// removals in it durable.
 	SyncDir(dir string) error
+	// Lock takes the exclusive lock of dir for one engine; closing the
+	// result releases it.
+	Lock(dir string) (io.Closer, error)
 }
+
+// lockName is the lock file of a directory.
+const lockName = "LOCK"
 
 // file is an open file of a fileSystem.
 type file interface {
@@ -70,6 +76,8 @@ func (osFS) ReadDir(dir string) ([]string, error) {
 func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
 
 func (osFS) Remove(name string) error { return os.Remove(name) }
+
+func (osFS) Lock(dir string) (io.Closer, error) { return lockDir(dir) }
 
 func (osFS) SyncDir(dir string) error {
 	d, err := os.Open(filepath.Clean(dir))

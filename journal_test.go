@@ -578,3 +578,27 @@ func TestRecoveryIgnoresMaxEntries(t *testing.T) {
 	assert.Equal(t, 5, e2.Len(), "a lower cap must not drop stored revocations")
 	require.ErrorIs(t, e2.Revoke("new", exp), ErrFull)
 }
+
+func TestOneEnginePerDirectory(t *testing.T) {
+	dir := t.TempDir()
+	e, err := New(durableConfig(dir))
+	require.NoError(t, err)
+	_, err = New(durableConfig(dir))
+	require.ErrorIs(t, err, ErrDirLocked)
+	assert.Contains(t, err.Error(), dir)
+	require.NoError(t, e.Close())
+	e2, err := New(durableConfig(dir))
+	require.NoError(t, err, "Close releases the directory")
+	require.NoError(t, e2.Close())
+}
+
+func TestFailedNewReleasesTheDirectory(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, snapshotName), []byte("not a snapshot at all, no"), 0o600))
+	_, err := New(durableConfig(dir))
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.NoError(t, os.Remove(filepath.Join(dir, snapshotName)))
+	e, err := New(durableConfig(dir))
+	require.NoError(t, err, "a New that failed must not keep the lock")
+	require.NoError(t, e.Close())
+}

@@ -24,6 +24,20 @@ func (e *Engine) openDir() error {
 	if err := fsys.MkdirAll(dir); err != nil {
 		return fmt.Errorf("revoke: creating %s: %w", dir, err)
 	}
+	lock, err := fsys.Lock(dir)
+	if err != nil {
+		return err
+	}
+	if err := e.recoverDir(fsys, dir); err != nil {
+		_ = lock.Close()
+		return err
+	}
+	e.dirLock = lock
+	return nil
+}
+
+// recoverDir is openDir once the directory is locked.
+func (e *Engine) recoverDir(fsys fileSystem, dir string) error {
 	l := newLoader(e, time.Now().Unix())
 	e.bulkLoading = true
 	next, err := loadDir(fsys, dir, true, l.apply, nil)
