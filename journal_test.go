@@ -602,3 +602,22 @@ func TestFailedNewReleasesTheDirectory(t *testing.T) {
 	require.NoError(t, err, "a New that failed must not keep the lock")
 	require.NoError(t, e.Close())
 }
+
+func TestNoKeyReachesTheDisk(t *testing.T) {
+	dir := t.TempDir()
+	e := openTest(t, durableConfig(dir))
+	const secret = "eyJhbGciOiJIUzI1NiJ9.secret-token-payload"
+	require.NoError(t, e.Revoke(secret, time.Now().Add(time.Hour)))
+	require.NoError(t, e.Snapshot())
+	require.NoError(t, e.Revoke(secret+"-2", time.Now().Add(time.Hour)))
+	require.NoError(t, e.Close())
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.NotEmpty(t, entries)
+	for _, de := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, de.Name()))
+		require.NoError(t, err)
+		assert.NotContains(t, string(data), "secret-token", de.Name())
+		assert.NotContains(t, string(data), "eyJhbGci", de.Name())
+	}
+}
