@@ -2,6 +2,7 @@ package revoke
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -384,6 +385,11 @@ func createJournal(fsys fileSystem, dir string, gen uint64) (file, error) {
 	return f, nil
 }
 
+// errShortWrite is returned when a write wrote less than asked without
+// saying why.
+var errShortWrite = errors.New("revoke: short write")
+
+// writeFull writes b to f in one call, which is the unit of a torn tail.
 func writeFull(f io.Writer, b []byte) error {
 	n, err := f.Write(b)
 	if err == nil && n < len(b) {

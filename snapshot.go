@@ -3,7 +3,6 @@ package revoke
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -430,7 +429,3 @@ func (e *Engine) snapshotLocked() error {
 	}
 	return e.jnl.removeBefore(gen)
 }
-
-// errShortWrite is returned by writers that wrote less than asked without
-// saying why.
-var errShortWrite = errors.New("revoke: short write")
