@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -306,4 +307,71 @@ func TestLargeRecoveryFilterHoldsEverything(t *testing.T) {
 		}
 	}
 	assert.Less(t, f.estimatedFPRate(), 0.02)
+}
+
+// TestDurabilityModel runs random revocations, cutoffs, single uses,
+// snapshots, clean restarts and crashes (a copy of the directory as the OS
+// holds it) against a plain map that merges as put does: after every
+// restart the engine holds exactly the model's records.
+func TestDurabilityModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	dir := t.TempDir()
+	cfg := durableConfig(dir)
+	cfg.Sync = SyncNever
+	e, err := New(cfg)
+	require.NoError(t, err)
+	defer func() { _ = e.Close() }()
+	model := map[uint64]record{}
+	base := uint32(time.Now().Add(time.Hour).Unix())
+	merge := func(r record) {
+		old, ok := model[r.fp]
+		if ok {
+			r.deadline = max(r.deadline, old.deadline)
+			r.value = max(r.value, old.value)
+		}
+		model[r.fp] = r
+	}
+	check := func(step int) {
+		want := make([]record, 0, len(model))
+		for _, r := range model {
+			want = append(want, r)
+		}
+		slices.SortFunc(want, func(a, b record) int { return compareUint64(a.fp, b.fp) })
+		require.Equalf(t, want, liveRecords(e), "step %d", step)
+	}
+	for step := range 600 {
+		fp := uint64(rng.IntN(200) + 1)
+		dl := base + uint32(rng.IntN(3600))
+		switch op := rng.IntN(100); {
+		case op < 50:
+			require.NoError(t, e.put(fp, dl, 0))
+			merge(record{fp: fp, deadline: dl})
+		case op < 70:
+			v := uint32(rng.IntN(1000))
+			require.NoError(t, e.put(fp, dl, v))
+			merge(record{fp: fp, deadline: dl, value: v})
+		case op < 85:
+			stored, err := e.putIfAbsent(fp, dl, 0)
+			require.NoError(t, err)
+			_, had := model[fp]
+			require.Equal(t, !had, stored, "step %d", step)
+			if stored {
+				model[fp] = record{fp: fp, deadline: dl}
+			}
+		case op < 92:
+			require.NoError(t, e.Snapshot())
+		case op < 96:
+			require.NoError(t, e.Close())
+			e, err = New(cfg)
+			require.NoError(t, err)
+			check(step)
+		default:
+			cfg.Dir = copyDir(t, cfg.Dir) // a crash: what the OS holds now
+			require.NoError(t, e.Close())
+			e, err = New(cfg)
+			require.NoError(t, err)
+			check(step)
+		}
+	}
+	check(-1)
 }
