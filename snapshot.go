@@ -321,8 +321,10 @@ func (e *Engine) WriteTo(w io.Writer) (int64, error) {
 // A snapshot that does not verify (a checksum, a count, the version, or bytes
 // after the end) returns an error wrapping [ErrCorrupt] with the offset;
 // entries of blocks read before the problem have been merged by then, which
-// can only add revocations. ReadFrom is safe for concurrent use; each entry
-// costs one Revoke, and the reader holds at most one 64 KiB block in memory.
+// can only add revocations. At Config.MaxEntries it stops with [ErrFull].
+// ReadFrom is safe for concurrent use; each entry costs about one Revoke
+// (a block of up to 4096 shares one journal write), and it holds a 1 MiB
+// read buffer and at most one 64 KiB block in memory.
 func (e *Engine) ReadFrom(r io.Reader) (int64, error) {
 	if e.closed.Load() {
 		return 0, ErrClosed
@@ -335,17 +337,21 @@ func (e *Engine) ReadFrom(r io.Reader) (int64, error) {
 			return
 		}
 		live = live[:0]
+		var applyErr error
 		for _, rec := range recs {
 			if rec.fp == 0 || rec.deadline <= now {
 				continue
 			}
-			if err := e.apply(rec, true); err != nil {
-				firstErr = err
-				return
+			if applyErr = e.apply(rec, true); applyErr != nil {
+				break
 			}
 			live = append(live, rec)
 		}
+		// Journal what was applied, even when a record was refused.
 		firstErr = e.commit(live)
+		if applyErr != nil {
+			firstErr = applyErr
+		}
 	})
 	if firstErr != nil {
 		return n, firstErr

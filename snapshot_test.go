@@ -375,3 +375,18 @@ func TestDurabilityModel(t *testing.T) {
 	}
 	check(-1)
 }
+
+func TestReadFromStopsAtMaxEntries(t *testing.T) {
+	_, data := smallSnapshot(t, 10)
+	dir := t.TempDir()
+	cfg := durableConfig(dir)
+	cfg.MaxEntries = 4
+	e := openTest(t, cfg)
+	_, err := e.ReadFrom(bytes.NewReader(data))
+	require.ErrorIs(t, err, ErrFull)
+	assert.Equal(t, 4, e.Len())
+	want := liveRecords(e)
+	require.NoError(t, e.Close())
+	e2 := openTest(t, durableConfig(dir))
+	assert.Equal(t, want, liveRecords(e2), "what ReadFrom applied before the cap is journaled")
+}
