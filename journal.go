@@ -484,8 +484,9 @@ func (j *journal) takeLocked() (buf []byte, batch uint64, f file, seed uint32) {
 }
 
 // releaseLocked records the outcome of writing batch (err nil: written) and
-// clears busy. Called with mu held.
-func (j *journal) releaseLocked(buf []byte, batch uint64, werr error, synced bool) {
+// clears busy; past the size limit it asks for a snapshot unless rotating
+// (the file written is then the one being retired). Called with mu held.
+func (j *journal) releaseLocked(buf []byte, batch uint64, werr error, synced, rotating bool) {
 	j.busy = false
 	if cap(buf) <= 4<<20 {
 		j.spare = buf[:0]
@@ -496,7 +497,7 @@ func (j *journal) releaseLocked(buf []byte, batch uint64, werr error, synced boo
 		j.done = batch
 		j.dirty = j.dirty || (!synced && len(buf) > 0)
 		size := j.size.Add(int64(len(buf)))
-		if j.limit > 0 && size >= j.limit && j.kick != nil {
+		if j.limit > 0 && size >= j.limit && j.kick != nil && !rotating {
 			j.kick()
 		}
 	}
@@ -525,7 +526,7 @@ func (j *journal) leadLocked() {
 		j.fsyncs.Add(1)
 	}
 	j.mu.Lock()
-	j.releaseLocked(buf, batch, err, synced)
+	j.releaseLocked(buf, batch, err, synced, false)
 }
 
 // acquireLocked waits until no goroutine owns the file. Called with mu held.
@@ -556,7 +557,7 @@ func (j *journal) sync() {
 	if err == nil {
 		j.dirty = false
 	}
-	j.releaseLocked(buf, batch, err, true)
+	j.releaseLocked(buf, batch, err, true, false)
 }
 
 // rotate writes and fsyncs what is pending to the current file, then starts
@@ -591,7 +592,7 @@ func (j *journal) rotate() (uint64, error) {
 	if err == nil {
 		j.dirty = false
 	}
-	j.releaseLocked(buf, batch, err, true)
+	j.releaseLocked(buf, batch, err, true, true)
 	if err != nil {
 		return 0, j.err
 	}

@@ -118,7 +118,9 @@ func (e *Engine) kickSnapshot() {
 // fsyncs the journal every SyncInterval under SyncEvery and takes a
 // snapshot every SnapshotInterval and whenever the journal passes
 // SnapshotJournalBytes. A failed snapshot is logged and retried at the next
-// occasion; the journal keeps everything meanwhile.
+// tick, or on the journal size after snapshotRetryDelay (not on every
+// append, which would hammer a failing disk); the journal keeps everything
+// meanwhile.
 func (e *Engine) durabilityLoop() {
 	defer e.workers.Done()
 	var syncC, snapC <-chan time.Time
@@ -132,6 +134,7 @@ func (e *Engine) durabilityLoop() {
 		defer t.Stop()
 		snapC = t.C
 	}
+	var retryAt time.Time // kicks before it are ignored after a failure
 	for {
 		select {
 		case <-e.stop:
@@ -141,12 +144,20 @@ func (e *Engine) durabilityLoop() {
 			continue
 		case <-snapC:
 		case <-e.snapKick:
+			if time.Now().Before(retryAt) {
+				continue
+			}
 		}
 		if err := e.Snapshot(); err != nil && !errors.Is(err, ErrClosed) {
 			slog.Error("revoke: background snapshot failed", "dir", e.cfg.Dir, "err", err)
+			retryAt = time.Now().Add(snapshotRetryDelay)
 		}
 	}
 }
+
+// snapshotRetryDelay is how long a failed background snapshot waits before
+// the journal size may trigger another.
+const snapshotRetryDelay = 10 * time.Second
 
 // FileReport describes one file of a durability directory, as
 // [InspectDir] found it.

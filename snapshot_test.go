@@ -390,3 +390,30 @@ func TestReadFromStopsAtMaxEntries(t *testing.T) {
 	e2 := openTest(t, durableConfig(dir))
 	assert.Equal(t, want, liveRecords(e2), "what ReadFrom applied before the cap is journaled")
 }
+
+func TestFailingBackgroundSnapshotsBackOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ffs := newFaultFS()
+		cfg := durableConfig(t.TempDir())
+		cfg.fs = ffs
+		cfg.Sync = SyncNever
+		cfg.SnapshotJournalBytes = 64 // every append is past the limit
+		e, err := New(cfg)
+		require.NoError(t, err)
+		defer e.Close()
+		ffs.arm("create") // rotation cannot create the next journal
+		exp := time.Now().Add(time.Hour)
+		for i := range 50 {
+			require.NoError(t, e.Revoke(fmt.Sprint(i), exp), "a failed snapshot does not fail revocations")
+			synctest.Wait()
+		}
+		assert.Equal(t, uint64(1), e.Stats().SnapshotFailures, "no retry before the delay")
+		time.Sleep(snapshotRetryDelay)
+		ffs.disarm("create")
+		require.NoError(t, e.Revoke("after the delay", exp))
+		synctest.Wait()
+		st := e.Stats()
+		assert.Equal(t, uint64(1), st.Snapshots, "retried after the delay")
+		assert.Equal(t, uint64(1), st.SnapshotFailures)
+	})
+}
