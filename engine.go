@@ -68,8 +68,9 @@ type Config struct {
 	SnapshotInterval time.Duration
 
 	// SnapshotJournalBytes is the journal size past which the engine
-	// snapshots Dir by itself, so that restarts replay little. Default 64
-	// MiB; negative: never for size.
+	// snapshots Dir by itself, so that restarts replay little (after a
+	// failed snapshot, logged through log/slog, it waits 10s before
+	// trying again for size). Default 64 MiB; negative: never for size.
 	SnapshotJournalBytes int64
 
 	// fs is the file system of Dir; tests substitute one that fails.
