@@ -3,6 +3,7 @@ package revoke
 import (
 	"bytes"
 	"encoding/binary"
+	"runtime"
 	"testing"
 	"time"
 
@@ -128,4 +129,37 @@ func TestInspectDirReportsFiles(t *testing.T) {
 	require.Equal(t, 1, rep.Expired)
 	require.Equal(t, 5, rep.Deadlines[0].Count, "under a minute")
 	require.Equal(t, 1, rep.Deadlines[5].Count, "under a week")
+}
+
+// TestLoadersBoundAllocation feeds lengths that claim gigabytes: the
+// loaders must refuse them having allocated no more than a block or frame.
+func TestLoadersBoundAllocation(t *testing.T) {
+	hostileJournal := journalSeed(3)
+	fh := hostileJournal[journalHeaderSize:]
+	binary.LittleEndian.PutUint32(fh[4:], 0xFFFFFFFF)
+	binary.LittleEndian.PutUint32(fh[12:], frameHeaderCRC(genSeed(1), fh)) // a header that verifies
+	hostileSnapshot := snapshotSeed(3)
+	binary.LittleEndian.PutUint32(hostileSnapshot[snapshotHeaderSize:], 0xFFFFFFFF)
+	for _, tc := range []struct {
+		name string
+		load func() error
+	}{
+		{"journal", func() error {
+			_, err := readJournal(bytes.NewReader(hostileJournal), int64(len(hostileJournal)), "j", 1, func([]record) {})
+			return err
+		}},
+		{"snapshot", func() error {
+			_, _, err := readSnapshot(bytes.NewReader(hostileSnapshot), "s", func([]record) {})
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			err := tc.load()
+			runtime.ReadMemStats(&after)
+			require.ErrorIs(t, err, ErrCorrupt)
+			require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(2<<20), "bytes allocated")
+		})
+	}
 }
