@@ -2,6 +2,7 @@ package revoke
 
 import (
 	"fmt"
+	"io"
 	"math/bits"
 	"runtime"
 	"sync"
@@ -41,12 +42,49 @@ type Config struct {
 	// per GOMAXPROCS rounded up to a power of two, between 16 and 1024.
 	// Otherwise it must be a power of two up to 65536.
 	Shards int
+
+	// Dir, when set, makes the engine durable: New recovers it from the
+	// snapshot and journal in Dir (created if missing), skipping what has
+	// expired, and every revocation is appended to the journal before it is
+	// acknowledged (see Sync). One engine at a time may use a directory: New
+	// fails with [ErrDirLocked] while another holds it (an flock on
+	// Dir/LOCK on Linux, macOS and the BSDs, released if the process dies).
+	// Only fingerprints and deadlines are written, never keys. Default "":
+	// memory only.
+	Dir string
+
+	// Sync says when journal appends reach stable storage. Default
+	// [SyncAlways]: a revocation returns only after its record is fsynced,
+	// concurrent revocations sharing one fsync.
+	Sync SyncPolicy
+
+	// SyncInterval is the fsync period under [SyncEvery], and so the
+	// window of revocations a machine crash can lose. Default 1s; must not
+	// be negative.
+	SyncInterval time.Duration
+
+	// SnapshotInterval is how often the engine snapshots Dir by itself and
+	// starts a fresh journal. Default 1h; negative: never on a timer.
+	SnapshotInterval time.Duration
+
+	// SnapshotJournalBytes is the journal size past which the engine
+	// snapshots Dir by itself, so that restarts replay little (after a
+	// failed snapshot, logged through log/slog, it waits 10s before
+	// trying again for size). Default 64 MiB; negative: never for size.
+	SnapshotJournalBytes int64
+
+	// fs is the file system of Dir; tests substitute one that fails.
+	fs fileSystem
 }
 
 // Defaults of [Config].
 const (
 	DefaultCapacity = 1 << 16
 	DefaultMaxTTL   = 30 * 24 * time.Hour
+
+	DefaultSyncInterval         = time.Second
+	DefaultSnapshotInterval     = time.Hour
+	DefaultSnapshotJournalBytes = 64 << 20
 
 	maxLeeway = 24 * time.Hour
 	maxMaxTTL = 50 * 365 * 24 * time.Hour
@@ -75,6 +113,22 @@ func (cfg Config) normalized() (Config, error) {
 		return invalid("MaxTTL must be in [0, %v], got %v", maxMaxTTL, cfg.MaxTTL)
 	case cfg.Shards < 0 || cfg.Shards > maxShards || cfg.Shards&(cfg.Shards-1) != 0:
 		return invalid("Shards must be a power of two up to %d, got %d", maxShards, cfg.Shards)
+	case cfg.Sync < SyncAlways || cfg.Sync > SyncNever:
+		return invalid("Sync must be SyncAlways, SyncEvery or SyncNever, got %v", cfg.Sync)
+	case cfg.SyncInterval < 0:
+		return invalid("SyncInterval must not be negative, got %v", cfg.SyncInterval)
+	}
+	if cfg.SyncInterval == 0 {
+		cfg.SyncInterval = DefaultSyncInterval
+	}
+	if cfg.SnapshotInterval == 0 {
+		cfg.SnapshotInterval = DefaultSnapshotInterval
+	}
+	if cfg.SnapshotJournalBytes == 0 {
+		cfg.SnapshotJournalBytes = DefaultSnapshotJournalBytes
+	}
+	if cfg.fs == nil {
+		cfg.fs = osFS{}
 	}
 	if cfg.Capacity == 0 {
 		cfg.Capacity = DefaultCapacity
@@ -135,14 +189,59 @@ type Engine struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	stop      chan struct{}
-	// workers counts the ticker and any filter rebuild in flight.
+	// workers counts the ticker, the durability loop and any filter
+	// rebuild in flight.
 	workers sync.WaitGroup
+
+	// jnl is the journal of Config.Dir, or nil for a memory-only engine.
+	jnl *journal
+	// dirLock holds Config.Dir for this engine until Close.
+	dirLock io.Closer
+	// bulkLoading is set only while New recovers from Config.Dir, before
+	// the engine is shared: inserts then skip the filter, which recovery
+	// builds afterwards in one cache-friendly pass (see buildFilter).
+	bulkLoading bool
+	// snapMu serializes snapshots.
+	snapMu   sync.Mutex
+	snapKick chan struct{}
+	// snapshots, snapshotFailures and lastSnapshot (Unix ns) feed Stats.
+	snapshots        atomic.Uint64
+	snapshotFailures atomic.Uint64
+	lastSnapshot     atomic.Int64
 }
 
 // New validates cfg and returns a running Engine. It starts one background
-// goroutine that evicts expired entries once a second; call [Engine.Close]
-// to stop it.
+// goroutine that evicts expired entries once a second, and with Config.Dir a
+// second one for snapshots and periodic fsyncs; call [Engine.Close] to stop
+// them.
+//
+// With Config.Dir, New first recovers the engine from the directory: it
+// loads the snapshot, replays the journals after it and starts a new
+// journal. It fails closed: a file that does not verify stops it with an
+// error wrapping [ErrCorrupt] that names the file and the offset. The one
+// exception is a torn journal tail (a frame half-written when the process
+// died, never acknowledged), which is trimmed and logged through log/slog.
 func New(cfg Config) (*Engine, error) {
+	e, err := newEngine(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if e.cfg.Dir != "" {
+		if err := e.openDir(); err != nil {
+			return nil, err
+		}
+	}
+	e.workers.Add(1)
+	go e.run()
+	if e.jnl != nil {
+		e.workers.Add(1)
+		go e.durabilityLoop()
+	}
+	return e, nil
+}
+
+// newEngine returns an engine with empty tables and no goroutine.
+func newEngine(cfg Config) (*Engine, error) {
 	cfg, err := cfg.normalized()
 	if err != nil {
 		return nil, err
@@ -153,6 +252,7 @@ func New(cfg Config) (*Engine, error) {
 		shards:    make([]shard, cfg.Shards),
 		shardMask: uint64(cfg.Shards - 1),
 		stop:      make(chan struct{}),
+		snapKick:  make(chan struct{}, 1),
 	}
 	perShard := (cfg.Capacity + cfg.Shards - 1) / cfg.Shards
 	for i := range e.shards {
@@ -161,8 +261,6 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.filter.Store(newBloomFilter(cfg.Capacity))
 	e.clock.Store(now)
-	e.workers.Add(1)
-	go e.run()
 	return e, nil
 }
 
@@ -174,8 +272,11 @@ func (e *Engine) Config() Config { return e.cfg }
 // It is idempotent: revoking a key again with a later expiry extends its
 // entry, an earlier one never shortens it. An expiry that has already passed
 // (leeway included) is a no-op returning nil, since such a token is refused
-// anyway. Errors: [ErrEmptyKey], [ErrTTLTooLong], [ErrFull], [ErrClosed].
-// Only a fingerprint of key is kept. Cost: one hash and one shard lock.
+// anyway. Errors: [ErrEmptyKey], [ErrTTLTooLong], [ErrFull], [ErrClosed],
+// and with Config.Dir the journal's write or fsync error. Only a fingerprint
+// of key is kept. Cost: one hash and one shard lock; with Config.Dir and
+// SyncAlways, also a share of one write and one fsync (group commit), since
+// it returns only once the revocation is on stable storage.
 func (e *Engine) Revoke(key string, expiresAt time.Time) error {
 	if key == "" {
 		return ErrEmptyKey
@@ -228,6 +329,22 @@ type Stats struct {
 	Bytes int
 	// Shards is the number of shards.
 	Shards int
+	// JournalBytes is the size of the current journal file (0 without
+	// Config.Dir).
+	JournalBytes int64
+	// JournalRecords and JournalFsyncs count the records appended to the
+	// journal and its fsyncs since New: under SyncAlways their ratio is
+	// the number of revocations that group commit makes share an fsync.
+	JournalRecords, JournalFsyncs uint64
+	// Snapshots and SnapshotFailures count the snapshots written to
+	// Config.Dir and those that failed, since New.
+	Snapshots, SnapshotFailures uint64
+	// LastSnapshot is when the last snapshot was written; zero if none.
+	LastSnapshot time.Time
+	// JournalErr is the write or fsync error that stopped the journal: while
+	// it is set, every revocation fails with it until the engine is
+	// reopened. Nil when all is well.
+	JournalErr error
 }
 
 // Stats returns counters and sizes. It read-locks each shard in turn, so it
@@ -241,6 +358,17 @@ func (e *Engine) Stats() Stats {
 		FilterFalsePositiveRate: f.estimatedFPRate(),
 		FilterRebuilds:          e.rebuilds.Load(),
 		Shards:                  len(e.shards),
+		Snapshots:               e.snapshots.Load(),
+		SnapshotFailures:        e.snapshotFailures.Load(),
+	}
+	if ns := e.lastSnapshot.Load(); ns != 0 {
+		st.LastSnapshot = time.Unix(0, ns)
+	}
+	if e.jnl != nil {
+		st.JournalBytes = e.jnl.size.Load()
+		st.JournalRecords = e.jnl.records.Load()
+		st.JournalFsyncs = e.jnl.fsyncs.Load()
+		st.JournalErr = e.jnl.failure()
 	}
 	st.Bytes = st.FilterBytes
 	for i := range e.shards {
@@ -252,11 +380,14 @@ func (e *Engine) Stats() Stats {
 	return st
 }
 
-// Close stops the background goroutine and refuses later revocations with
+// Close stops the background goroutines and refuses later revocations with
 // [ErrClosed]; IsRevoked keeps answering from memory. It waits for
-// revocations in flight to finish. Close is idempotent and always returns
-// nil.
+// revocations in flight to finish; with Config.Dir, a revocation racing with
+// Close either is journaled or returns an error. It then writes, fsyncs and
+// closes the journal, and returns the journal's error if there is one
+// (a later call returns nil). Close is idempotent.
 func (e *Engine) Close() error {
+	var err error
 	e.closeOnce.Do(func() {
 		e.closed.Store(true)
 		// Revocations check closed under their shard lock: once every
@@ -268,8 +399,14 @@ func (e *Engine) Close() error {
 		}
 		close(e.stop)
 		e.workers.Wait()
+		if e.jnl != nil {
+			err = e.jnl.close()
+		}
+		if e.dirLock != nil {
+			_ = e.dirLock.Close()
+		}
 	})
-	return nil
+	return err
 }
 
 // deadlineFor turns an expiry into the record deadline: expiresAt+Leeway in
@@ -327,77 +464,146 @@ func (e *Engine) live(deadline uint32) bool {
 	return d > e.clock.Load() || d > time.Now().Unix()
 }
 
-// put stores fp until deadline, merging with a record already held (see
-// apply), then tells the observer.
+// put stores fp until deadline, merging with a record already held: the
+// later deadline and the larger value win, so applying the same record twice,
+// or two records in either order, gives the same state.
+//
+// With Config.Dir it then journals the record and returns once the journal
+// holds it as Config.Sync says, or with the journal's error. The record is
+// applied in memory first (under the shard lock, where ErrFull is decided)
+// and journaled after, outside the lock, so that concurrent callers share
+// one fsync. It is journaled even when memory already held it: an equal
+// record applied by a caller still waiting for its fsync is not durable
+// yet. After a journal failure the record may stay in memory without being
+// durable, which can only make more tokens revoked, never fewer; the caller
+// gets the error, never an acknowledgement.
+//
+// Last, once the record is durable, the observer hears of it (see
+// SetObserver).
 func (e *Engine) put(fp uint64, deadline, value uint32) error {
-	if err := e.apply(fp, deadline, value); err != nil {
+	r := record{fp: fp, deadline: deadline, value: value}
+	if err := e.applyDurably(r); err != nil {
 		return err
 	}
-	return e.notify(record{fp: fp, deadline: deadline, value: value})
+	return e.notify(r)
 }
 
-// apply merges a record into its shard: the later deadline and the larger
-// value win, so applying the same record twice, or two records in either
-// order, gives the same state.
-func (e *Engine) apply(fp uint64, deadline, value uint32) error {
-	s := e.shardOf(fp)
+// applyDurably is put without the observer: Apply uses it for records that
+// come from elsewhere.
+func (e *Engine) applyDurably(r record) error {
+	if e.jnl != nil {
+		if err := e.jnl.failure(); err != nil {
+			return err
+		}
+	}
+	if err := e.apply(r, true); err != nil {
+		return err
+	}
+	return e.commit1(r)
+}
+
+// apply merges r into memory as put does; capped applies MaxEntries.
+func (e *Engine) apply(r record, capped bool) error {
+	s := e.shardOf(r.fp)
 	s.lockWrite()
 	defer s.unlockWrite()
 	if e.closed.Load() {
 		return ErrClosed
 	}
-	if i := s.tab.find(fp); i >= 0 {
-		if s.tab.merge(i, deadline, value) {
-			s.wheel.schedule(fp, int64(deadline))
+	return e.applyLocked(s, r, capped)
+}
+
+// applyLocked is apply with s, the shard of r, write-locked.
+func (e *Engine) applyLocked(s *shard, r record, capped bool) error {
+	if i := s.tab.find(r.fp); i >= 0 {
+		if s.tab.merge(i, r.deadline, r.value) {
+			s.wheel.schedule(r.fp, int64(r.deadline))
 		}
 		return nil
 	}
-	return e.insertLocked(s, record{fp: fp, deadline: deadline, value: value})
+	return e.insertLocked(s, r, capped)
 }
 
 // putIfAbsent stores fp unless a live record of it is held, and reports
-// whether it stored it: the atomic step of single use. The observer hears
-// of the records it stores.
+// whether it stored it: the atomic step of single use. With Config.Dir a
+// stored record is journaled as put journals it, and true is returned only
+// once it is durable; a refusal (false) is not journaled. The observer hears
+// of the records it stores, once they are durable.
 func (e *Engine) putIfAbsent(fp uint64, deadline, value uint32) (bool, error) {
-	stored, err := e.applyIfAbsent(fp, deadline, value)
-	if err != nil || !stored {
+	if e.jnl != nil {
+		if err := e.jnl.failure(); err != nil {
+			return false, err
+		}
+	}
+	r := record{fp: fp, deadline: deadline, value: value}
+	stored, err := e.applyIfAbsent(r)
+	if !stored || err != nil {
 		return false, err
 	}
-	return true, e.notify(record{fp: fp, deadline: deadline, value: value})
-}
-
-func (e *Engine) applyIfAbsent(fp uint64, deadline, value uint32) (bool, error) {
-	s := e.shardOf(fp)
-	s.lockWrite()
-	defer s.unlockWrite()
-	if e.closed.Load() {
-		return false, ErrClosed
+	if err := e.commit1(r); err != nil {
+		return false, err
 	}
-	if i := s.tab.find(fp); i >= 0 {
-		if e.live(s.tab.slots[i].deadline) {
-			return false, nil
-		}
-		// Past its deadline but not evicted yet: it counts as absent.
-		s.tab.store(i, record{fp: fp, deadline: deadline, value: value})
-		s.wheel.schedule(fp, int64(deadline))
-		return true, nil
-	}
-	if err := e.insertLocked(s, record{fp: fp, deadline: deadline, value: value}); err != nil {
+	if err := e.notify(r); err != nil {
 		return false, err
 	}
 	return true, nil
 }
 
-// insertLocked adds a record whose fingerprint s does not hold, unless the
-// engine is at MaxEntries. Called with s.mu held.
-func (e *Engine) insertLocked(s *shard, r record) error {
-	if e.cfg.MaxEntries > 0 && e.reserved.Add(1) > int64(e.cfg.MaxEntries) {
+// applyIfAbsent is the in-memory step of putIfAbsent.
+func (e *Engine) applyIfAbsent(r record) (bool, error) {
+	s := e.shardOf(r.fp)
+	s.lockWrite()
+	defer s.unlockWrite()
+	if e.closed.Load() {
+		return false, ErrClosed
+	}
+	if i := s.tab.find(r.fp); i >= 0 {
+		if e.live(s.tab.slots[i].deadline) {
+			return false, nil
+		}
+		// Past its deadline but not evicted yet: it counts as absent.
+		s.tab.store(i, r)
+		s.wheel.schedule(r.fp, int64(r.deadline))
+		return true, nil
+	}
+	if err := e.insertLocked(s, r, true); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// commit1 journals one record applied in memory; see put.
+func (e *Engine) commit1(r record) error {
+	if e.jnl == nil {
+		return nil
+	}
+	rs := [1]record{r}
+	return e.jnl.commit(rs[:])
+}
+
+// commit journals records applied in memory as one batch.
+func (e *Engine) commit(recs []record) error {
+	if e.jnl == nil {
+		return nil
+	}
+	return e.jnl.commit(recs)
+}
+
+// insertLocked adds a record whose fingerprint s does not hold, unless
+// capped and the engine is at MaxEntries. Uncapped inserts (recovery) still
+// count against the cap, so that the reservation stays exact. Called with s
+// write-locked.
+func (e *Engine) insertLocked(s *shard, r record, capped bool) error {
+	if e.cfg.MaxEntries > 0 && e.reserved.Add(1) > int64(e.cfg.MaxEntries) && capped {
 		e.reserved.Add(-1)
 		return fmt.Errorf("%w: %d entries", ErrFull, e.cfg.MaxEntries)
 	}
 	s.tab.insertNew(r)
 	s.count.Add(1)
 	s.wheel.schedule(r.fp, int64(r.deadline))
+	if e.bulkLoading {
+		return nil
+	}
 	// The rebuild protocol needs nextFilter read before filter: see
 	// rebuildFilter.
 	if f := e.nextFilter.Load(); f != nil {

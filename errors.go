@@ -42,4 +42,8 @@ var (
 	// ErrCorrupt is wrapped when a snapshot or journal does not verify; the
 	// message says which file and at what offset.
 	ErrCorrupt = errors.New("revoke: corrupt state")
+
+	// ErrDirLocked is wrapped by [New] when another engine, in this process
+	// or another, holds Config.Dir.
+	ErrDirLocked = errors.New("revoke: directory is in use by another engine")
 )

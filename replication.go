@@ -53,8 +53,10 @@ func (e *Engine) notify(r record) error {
 }
 
 // Apply merges a record that comes from elsewhere (another replica, a
-// message stream) into the engine: idempotent and commutative, never passed
-// to the observer, and a no-op for a record whose deadline has passed. It
+// message stream) into the engine: idempotent and commutative, journaled
+// like a local revocation when the engine persists (so a restart keeps it),
+// never passed to the observer, and a no-op for a record whose deadline has
+// passed. It
 // fails with [ErrInvalidRecord] for a zero fingerprint or a deadline out of
 // range, and with [ErrFull] or [ErrClosed] like Revoke. Records whose
 // deadline lies beyond this engine's MaxTTL are accepted: the sender's
@@ -69,5 +71,5 @@ func (e *Engine) Apply(r Record) error {
 		}
 		return nil
 	}
-	return e.apply(r.Fingerprint, uint32(r.Deadline), r.Value)
+	return e.applyDurably(record{fp: r.Fingerprint, deadline: uint32(r.Deadline), value: r.Value})
 }

@@ -1,0 +1,92 @@
+package revoke
+
+import (
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// fileSystem is the little of the operating system the durability layer uses.
+// The engine uses osFS; tests substitute one that fails writes, fsyncs and
+// renames on demand, to prove that no failure is ever acknowledged.
+type fileSystem interface {
+	// MkdirAll creates dir and its parents if they do not exist.
+	MkdirAll(dir string) error
+	// OpenFile opens name as os.OpenFile does.
+	OpenFile(name string, flag int, perm fs.FileMode) (file, error)
+	// ReadDir returns the names of the entries of dir.
+	ReadDir(dir string) ([]string, error)
+	// Rename renames oldpath to newpath, replacing newpath atomically.
+	Rename(oldpath, newpath string) error
+	// Remove removes the file name.
+	Remove(name string) error
+	// SyncDir fsyncs the directory dir, making renames, creations and
+	// removals in it durable.
+	SyncDir(dir string) error
+	// Lock takes the exclusive lock of dir for one engine; closing the
+	// result releases it.
+	Lock(dir string) (io.Closer, error)
+}
+
+// lockName is the lock file of a directory.
+const lockName = "LOCK"
+
+// file is an open file of a fileSystem.
+type file interface {
+	io.Reader
+	io.ReaderAt
+	io.Writer
+	io.Closer
+	// Sync commits the file's contents to stable storage (fsync).
+	Sync() error
+	// Truncate changes the size of the file.
+	Truncate(size int64) error
+	// Stat returns the file's metadata (its size, above all).
+	Stat() (fs.FileInfo, error)
+}
+
+// osFS is the fileSystem of the operating system.
+type osFS struct{}
+
+func (osFS) MkdirAll(dir string) error { return os.MkdirAll(dir, 0o700) }
+
+func (osFS) OpenFile(name string, flag int, perm fs.FileMode) (file, error) {
+	f, err := os.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err // a nil *os.File must not become a non-nil file
+	}
+	return f, nil
+}
+
+func (osFS) ReadDir(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(entries))
+	for _, de := range entries {
+		if de.Type().IsRegular() {
+			names = append(names, de.Name())
+		}
+	}
+	return names, nil
+}
+
+func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
+
+func (osFS) Remove(name string) error { return os.Remove(name) }
+
+func (osFS) Lock(dir string) (io.Closer, error) { return lockDir(dir) }
+
+func (osFS) SyncDir(dir string) error {
+	d, err := os.Open(filepath.Clean(dir))
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
