@@ -25,6 +25,11 @@
 //     its deadline; a clock that steps backwards delays eviction.
 //   - Nothing dropped silently: at Config.MaxEntries, Revoke fails with
 //     [ErrFull]; live entries are never evicted to make room.
+//   - Acknowledged means durable: with Config.Dir and the default
+//     SyncAlways, a revocation returns nil only after its record is
+//     fsynced; New recovers from the snapshot and journal in Dir and fails
+//     closed (ErrCorrupt, with file and offset) on anything that does not
+//     verify, trimming only a torn journal tail.
 //   - No secrets kept: only 64-bit fingerprints (xxhash64) of keys are
 //     stored, never the keys themselves.
 //
