@@ -127,7 +127,7 @@ func BenchmarkIsRevoked(b *testing.B) {
 			keys []string
 			want bool
 		}{{"miss", ks.clean, false}, {"hit", ks.revoked, true}} {
-			b.Run(fmt.Sprintf("%s/%s/n=%d", impl, c.name, n), func(b *testing.B) {
+			b.Run(fmt.Sprintf("case=%s/impl=%s/n=%d", c.name, impl, n), func(b *testing.B) {
 				b.ReportAllocs()
 				i := 0
 				for b.Loop() {
@@ -139,7 +139,7 @@ func BenchmarkIsRevoked(b *testing.B) {
 					}
 				}
 			})
-			b.Run(fmt.Sprintf("%s/%s-parallel/n=%d", impl, c.name, n), func(b *testing.B) {
+			b.Run(fmt.Sprintf("case=%s-parallel/impl=%s/n=%d", c.name, impl, n), func(b *testing.B) {
 				b.ReportAllocs()
 				var seed atomic.Int64
 				b.RunParallel(func(pb *testing.PB) {
@@ -166,7 +166,7 @@ func BenchmarkRevoke(b *testing.B) {
 	ks := benchKeys(n)
 	exp := time.Now().Add(time.Hour)
 	for _, impl := range benchImpls {
-		b.Run(impl, func(b *testing.B) {
+		b.Run("impl="+impl, func(b *testing.B) {
 			b.ReportAllocs()
 			var d denyList
 			reset := func() {
@@ -213,7 +213,7 @@ func BenchmarkDenyListMix(b *testing.B) {
 	ks := benchKeys(n)
 	exp := time.Now().Add(time.Hour)
 	for _, impl := range benchImpls {
-		b.Run(fmt.Sprintf("%s/n=%d", impl, n), func(b *testing.B) {
+		b.Run(fmt.Sprintf("impl=%s/n=%d", impl, n), func(b *testing.B) {
 			// Half the revoked keys are held up front; the mix revokes
 			// the other half.
 			d := filled(b, impl, ks.revoked[:n/2])
@@ -252,7 +252,7 @@ func BenchmarkMemoryPerEntry(b *testing.B) {
 	}
 	for _, n := range sizes {
 		for _, impl := range benchImpls {
-			b.Run(fmt.Sprintf("%s/n=%d", impl, n), func(b *testing.B) {
+			b.Run(fmt.Sprintf("n=%d/impl=%s", n, impl), func(b *testing.B) {
 				for b.Loop() {
 					perEntry, statBytes := measureMemory(b, impl, n)
 					b.ReportMetric(perEntry, "bytes/entry")

@@ -88,7 +88,7 @@ func (e *Engine) RevokeSubject(issuer, subject string, issuedBefore time.Time) e
 // its issuer and subject: the answer to a leaked signing key. It follows the
 // rules of [Engine.RevokeSubject] (same-second and missing-iat tokens are
 // revoked; retained until issuedBefore + MaxTTL + Leeway). While it is
-// retained, every Parse pays one shard read lock more. Errors:
+// retained, every Parse pays one lock-free table lookup more. Errors:
 // [ErrFutureCutoff], [ErrFull], [ErrClosed].
 func (e *Engine) RevokeAll(issuedBefore time.Time) error {
 	return e.putCutoff(globalCutoffFP, issuedBefore)
