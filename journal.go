@@ -518,15 +518,22 @@ func (j *journal) failLocked(err error) {
 func (j *journal) leadLocked() {
 	buf, batch, f, seed := j.takeLocked()
 	j.mu.Unlock()
-	sealFrames(buf, seed)
-	err := writeFull(f, buf)
-	synced := false
-	if err == nil && j.policy == SyncAlways {
-		err, synced = f.Sync(), true
-		j.fsyncs.Add(1)
-	}
+	synced := j.policy == SyncAlways
+	err := j.writeOut(f, buf, seed, synced)
 	j.mu.Lock()
 	j.releaseLocked(buf, batch, err, synced, false)
+}
+
+// writeOut seals the frames of buf, writes them to f and, if sync, fsyncs f.
+// Called without mu, by the goroutine that owns the file.
+func (j *journal) writeOut(f file, buf []byte, seed uint32, sync bool) error {
+	sealFrames(buf, seed)
+	err := writeFull(f, buf)
+	if err == nil && sync {
+		err = f.Sync()
+		j.fsyncs.Add(1)
+	}
+	return err
 }
 
 // acquireLocked waits until no goroutine owns the file. Called with mu held.
@@ -547,12 +554,7 @@ func (j *journal) sync() {
 	}
 	buf, batch, f, seed := j.takeLocked()
 	j.mu.Unlock()
-	sealFrames(buf, seed)
-	err := writeFull(f, buf)
-	if err == nil {
-		err = f.Sync()
-		j.fsyncs.Add(1)
-	}
+	err := j.writeOut(f, buf, seed, true)
 	j.mu.Lock()
 	if err == nil {
 		j.dirty = false
@@ -577,12 +579,7 @@ func (j *journal) rotate() (uint64, error) {
 	}
 	buf, batch, f, seed := j.takeLocked()
 	j.mu.Unlock()
-	sealFrames(buf, seed)
-	err := writeFull(f, buf)
-	if err == nil {
-		err = f.Sync()
-		j.fsyncs.Add(1)
-	}
+	err := j.writeOut(f, buf, seed, true)
 	var nf file
 	var cerr error
 	if err == nil {
