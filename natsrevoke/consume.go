@@ -1,0 +1,290 @@
+package natsrevoke
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jwtrevoke/revoke"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// subscribe creates the ordered consumer, starting at stream sequence seq,
+// and its message iterator.
+func (r *Replicator) subscribe(ctx context.Context, seq uint64) error {
+	occ := jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{r.cfg.SubjectPrefix + ".>"},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	}
+	if seq > 1 {
+		occ.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		occ.OptStartSeq = seq
+	}
+	cons, err := r.js.OrderedConsumer(ctx, r.stream, occ)
+	if err != nil {
+		return fmt.Errorf("natsrevoke: consumer on stream %s: %w", r.stream, err)
+	}
+	iter, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("natsrevoke: consumer on stream %s: %w", r.stream, err)
+	}
+	r.iterMu.Lock()
+	defer r.iterMu.Unlock()
+	select {
+	case <-r.stop:
+		iter.Stop()
+		return ErrClosed
+	default:
+	}
+	r.cons, r.iter = cons, iter
+	return nil
+}
+
+// Consumption runs in two goroutines: feed reads the ordered consumer into
+// a channel, consume applies what it reads in batches. Records merge
+// commutatively, so a batch is applied by up to applyWorkers goroutines at
+// once when the engine fsyncs every Apply (SyncAlways): the engine's group
+// commit then makes one fsync serve the whole batch instead of one per
+// record. The last handled sequence moves only once a whole batch is
+// applied.
+const (
+	feedBuffer    = 2048
+	maxApplyBatch = 1024
+	applyWorkers  = 64
+)
+
+// consume applies the stream's messages until Close (or the engine's).
+func (r *Replicator) consume() {
+	defer close(r.consDone)
+	ch := make(chan jetstream.Msg, feedBuffer)
+	quit := make(chan struct{})
+	fed := make(chan struct{})
+	go r.feed(ch, quit, fed)
+	defer func() {
+		close(quit)
+		r.iterMu.Lock()
+		r.iter.Stop()
+		r.iterMu.Unlock()
+		<-fed
+	}()
+	batch := make([]jetstream.Msg, 0, maxApplyBatch)
+	for {
+		var msg jetstream.Msg
+		select {
+		case msg = <-ch:
+		case <-r.stop:
+			return
+		}
+		batch = append(batch[:0], msg)
+	fill:
+		for len(batch) < maxApplyBatch {
+			select {
+			case msg := <-ch:
+				batch = append(batch, msg)
+			default:
+				break fill
+			}
+		}
+		if !r.applyBatch(batch) {
+			return
+		}
+	}
+}
+
+// feed reads the ordered consumer into ch until quit. The ordered consumer
+// recreates itself after a reconnect or a gap; if it gives up, feed
+// subscribes again after the last message it passed on.
+func (r *Replicator) feed(ch chan<- jetstream.Msg, quit <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	var last uint64 = r.lastSeq.Load()
+	for {
+		r.iterMu.Lock()
+		iter := r.iter
+		r.iterMu.Unlock()
+		msg, err := iter.Next()
+		if err == nil {
+			if md, err := msg.Metadata(); err == nil {
+				last = md.Sequence.Stream
+			}
+			select {
+			case ch <- msg:
+			case <-quit:
+				return
+			}
+			continue
+		}
+		select {
+		case <-quit:
+			return
+		case <-r.stop:
+			return
+		default:
+		}
+		r.consumerErrors.Add(1)
+		if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			r.log.Warn("natsrevoke: consumer error", "err", err)
+			continue
+		}
+		r.log.Warn("natsrevoke: consumer stopped; subscribing again", "after_seq", last)
+		for wait := retryMin; ; wait = min(2*wait, retryMax) {
+			ctx, cancel := context.WithTimeout(context.Background(), r.cfg.PublishTimeout)
+			err := r.subscribe(ctx, last+1)
+			cancel()
+			if err == nil {
+				r.resumes.Add(1)
+				break
+			}
+			if !sleep(wait, quit) {
+				return
+			}
+		}
+	}
+}
+
+// sleep waits d; false if stop came first.
+func sleep(d time.Duration, stop <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-stop:
+		return false
+	}
+}
+
+// applyBatch handles msgs, in stream order, and then moves the last handled
+// sequence to the last of them; false when consumption must end (Close, or
+// the engine is closed).
+func (r *Replicator) applyBatch(msgs []jetstream.Msg) bool {
+	recs := make([]revoke.Record, 0, len(msgs))
+	now := time.Now().Unix()
+	var last *jetstream.MsgMetadata
+	for _, msg := range msgs {
+		md, err := msg.Metadata()
+		if err != nil {
+			r.rejected.Add(1)
+			r.log.Error("natsrevoke: message without metadata; ignored", "subject", msg.Subject(), "err", err)
+			continue
+		}
+		last = md
+		rec, err := DecodeRecord(subjectVersion(msg.Subject()), msg.Data())
+		switch {
+		case err != nil:
+			r.rejected.Add(1)
+			r.log.Error("natsrevoke: message refused, not applied", "seq", md.Sequence.Stream, "subject", msg.Subject(), "err", err)
+		case rec.Deadline <= now:
+			r.skipped.Add(1)
+		default:
+			recs = append(recs, rec)
+		}
+	}
+	if r.durable && r.e.Config().Dir != "" && len(recs) > 1 {
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		var stopped atomic.Bool
+		for range min(len(recs), applyWorkers) {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= len(recs) || stopped.Load() {
+						return
+					}
+					if !r.apply(recs[i]) {
+						stopped.Store(true)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if stopped.Load() {
+			return false
+		}
+	} else {
+		for _, rec := range recs {
+			if !r.apply(rec) {
+				return false
+			}
+		}
+	}
+	if last != nil {
+		r.pending.Store(last.NumPending)
+		r.lastStamp.Store(last.Timestamp.UnixNano())
+		r.lastLag.Store(int64(time.Since(last.Timestamp)))
+		r.lastSeq.Store(last.Sequence.Stream)
+	}
+	return true
+}
+
+// apply merges one record, retrying with backoff on ErrFull or a journal
+// error: the consumer never moves past a record that is not applied. False
+// when consumption must end.
+func (r *Replicator) apply(rec revoke.Record) bool {
+	for wait := retryMin; ; wait = min(2*wait, retryMax) {
+		err := r.e.Apply(rec)
+		if err == nil {
+			r.applied.Add(1)
+			return true
+		}
+		if errors.Is(err, revoke.ErrClosed) {
+			r.log.Warn("natsrevoke: engine closed; consumption stopped")
+			return false
+		}
+		r.applyErrors.Add(1)
+		r.log.Error("natsrevoke: apply failed; retrying", "fingerprint", rec.Fingerprint, "err", err)
+		if !sleep(wait, r.stop) {
+			return false
+		}
+	}
+}
+
+// saver writes the position every SaveInterval once the records up to it
+// are durable in the engine, and a last time at Close.
+//
+// Under SyncAlways, Apply returns once the record is fsynced, so the last
+// handled sequence is durable as soon as it is read. Under SyncEvery and
+// SyncNever, Apply returns once the record is written to the operating
+// system; the journal's fsyncs are serialized with its writes, so a record
+// is durable once the engine's fsync count has moved past the count read
+// after the record was applied (a snapshot's rotation counts too).
+func (r *Replicator) saver() {
+	defer close(r.saveDone)
+	type mark struct{ seq, fsyncs uint64 }
+	var marks []mark
+	tick := time.NewTicker(r.cfg.SaveInterval)
+	defer tick.Stop()
+	for done := false; !done; {
+		select {
+		case <-tick.C:
+		case <-r.stop:
+			<-r.consDone // nothing is applied any more
+			done = true
+		}
+		seq := r.lastSeq.Load()
+		durable := r.savedSeq.Load()
+		if r.durable {
+			durable = max(durable, seq)
+		} else {
+			fsyncs := r.e.Stats().JournalFsyncs
+			i := 0
+			for ; i < len(marks) && marks[i].fsyncs < fsyncs; i++ {
+				durable = max(durable, marks[i].seq)
+			}
+			marks = marks[i:]
+			if seq > durable && (len(marks) == 0 || marks[len(marks)-1].seq < seq) {
+				marks = append(marks, mark{seq, fsyncs})
+			}
+		}
+		if durable > r.savedSeq.Load() {
+			if err := savePosition(r.posPath, position{seq: durable, created: r.created}); err != nil {
+				r.log.Error("natsrevoke: saving position failed", "err", err)
+				continue
+			}
+			r.savedSeq.Store(durable)
+		}
+	}
+}

@@ -1,0 +1,42 @@
+package natsrevoke
+
+import "errors"
+
+// Sentinel errors. Every error the package returns wraps one of these, one of
+// the core package's (revoke.ErrFull, revoke.ErrClosed, …) or one of
+// nats.go's, so callers match them with [errors.Is].
+var (
+	// ErrInvalidConfig is wrapped by [New] when a [Config] field is out of
+	// range; the message names the field.
+	ErrInvalidConfig = errors.New("natsrevoke: invalid config")
+
+	// ErrStreamConfig is wrapped by [New] when the stream exists but its
+	// configuration could lose live records (MaxAge shorter than the
+	// engine's longest deadline, memory storage, limits that discard old
+	// messages, a retention policy that deletes consumed messages) or does
+	// not capture the subject. The message says what to change.
+	ErrStreamConfig = errors.New("natsrevoke: stream configuration cannot keep revocations")
+
+	// ErrQueueFull is returned by the revoking call (Revoke, RevokeSubject,
+	// …, through the engine's observer) in [Queued] mode when the publish
+	// queue holds Config.QueueLength records. The revocation is in force
+	// locally (and journaled when the engine has a Dir) but was not handed
+	// to the stream: the caller decides whether to retry or to fail the
+	// logout. Nothing is ever dropped silently.
+	ErrQueueFull = errors.New("natsrevoke: publish queue is full")
+
+	// ErrClosed is returned by the revoking call when the record reached
+	// the observer of a [Replicator] that was closing, and by
+	// [Replicator.CaughtUp] after Close.
+	ErrClosed = errors.New("natsrevoke: replicator is closed")
+
+	// ErrBadMessage is wrapped by [DecodeRecord] for a payload that no
+	// [Replicator] could have published: a wrong length, a zero fingerprint
+	// or deadline, or a subject of an unknown format version.
+	ErrBadMessage = errors.New("natsrevoke: bad message")
+
+	// ErrNotDrained is wrapped by [Replicator.Close] when queued records
+	// could not be published within Config.CloseTimeout; the message says
+	// how many. They stay revoked locally.
+	ErrNotDrained = errors.New("natsrevoke: publish queue not drained")
+)
