@@ -27,7 +27,7 @@ func (r *Replicator) subscribe(ctx context.Context, seq uint64) error {
 	if err != nil {
 		return fmt.Errorf("natsrevoke: consumer on stream %s: %w", r.stream, err)
 	}
-	iter, err := cons.Messages()
+	iter, err := cons.Messages(jetstream.PullHeartbeat(heartbeat))
 	if err != nil {
 		return fmt.Errorf("natsrevoke: consumer on stream %s: %w", r.stream, err)
 	}
@@ -51,6 +51,10 @@ func (r *Replicator) subscribe(ctx context.Context, seq uint64) error {
 // record. The last handled sequence moves only once a whole batch is
 // applied.
 const (
+	// heartbeat is the idle heartbeat of the consumer: two missed ones
+	// (the server holding the consumer died, the connection is half-open)
+	// make the ordered consumer recreate itself elsewhere.
+	heartbeat     = time.Second
 	feedBuffer    = 2048
 	maxApplyBatch = 1024
 	applyWorkers  = 64

@@ -60,7 +60,13 @@ type replica struct {
 // newReplica opens an engine (durable when dir is set) and attaches it.
 func newReplica(t testing.TB, js jetstream.JetStream, dir string, cfg Config) *replica {
 	t.Helper()
-	e, err := revoke.New(revoke.Config{Dir: dir})
+	return newReplicaEngine(t, js, revoke.Config{Dir: dir}, cfg)
+}
+
+// newReplicaEngine is newReplica with an engine configuration.
+func newReplicaEngine(t testing.TB, js jetstream.JetStream, ecfg revoke.Config, cfg Config) *replica {
+	t.Helper()
+	e, err := revoke.New(ecfg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
