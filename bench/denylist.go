@@ -154,7 +154,9 @@ func (r *Ristretto) Close() error { r.c.Close(); return nil }
 // TTLCache is github.com/jellydator/ttlcache/v3 with a per-item TTL, touch
 // on hit disabled (a read must not extend a revocation) and its expiry
 // goroutine started.
-type TTLCache struct{ c *ttlcache.Cache[string, struct{}] }
+type TTLCache struct {
+	c *ttlcache.Cache[string, struct{}]
+}
 
 // NewTTLCache returns an unbounded ttlcache with its cleaner running.
 func NewTTLCache() *TTLCache {
@@ -199,7 +201,9 @@ func (g *GoCache) Close() error { return nil }
 // per-entry TTL): an entry lives ttl from its last Add, however long its
 // token lives, and adding beyond the cap evicts the oldest entry even if
 // its token is still valid.
-type LRU struct{ c *expirable.LRU[string, struct{}] }
+type LRU struct {
+	c *expirable.LRU[string, struct{}]
+}
 
 // NewLRU returns an expirable LRU of at most size entries, each kept ttl.
 func NewLRU(size int, ttl time.Duration) *LRU {
