@@ -591,7 +591,7 @@ func benchRun(cfg benchConfig, progress io.Writer) (*benchResult, error) {
 		if cfg.ops > 0 {
 			return fmt.Sprintf("run   %d/%d ops  %s ops/s", n, cfg.ops, si(float64(n)/el.Seconds()))
 		}
-		return fmt.Sprintf("run   %v/%v  %d ops  %s ops/s", el.Round(time.Second), cfg.duration, n, si(float64(n)/el.Seconds()))
+		return fmt.Sprintf("run   %.1fs/%v  %d ops  %s ops/s", el.Seconds(), cfg.duration, n, si(float64(n)/el.Seconds()))
 	})
 	if cfg.ops == 0 {
 		t := time.AfterFunc(cfg.duration, func() { sh.stop.Store(true) })
@@ -860,6 +860,13 @@ func sig3(x float64) string {
 	return fmt.Sprintf("%.2f", x)
 }
 
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
 // nsString formats a latency given in ns.
 func nsString(ns float64) string {
 	switch {
@@ -886,9 +893,9 @@ func printBenchReport(w io.Writer, cfg benchConfig, r *benchResult) int {
 	fmt.Fprintln(w)
 	line("entries", "%d filled before the run (Config.Capacity %d)", cfg.entries, cfg.capacity)
 	if cfg.ops > 0 {
-		line("run", "%d operations on %d goroutines", cfg.ops, cfg.goroutines)
+		line("run", "%d operations on %s", cfg.ops, plural(cfg.goroutines, "goroutine"))
 	} else {
-		line("run", "%v on %d goroutines", cfg.duration, cfg.goroutines)
+		line("run", "%v on %s", cfg.duration, plural(cfg.goroutines, "goroutine"))
 	}
 	line("mix", "%s of operations revoke a new key, the rest check one; %s of checks are of revoked keys",
 		pct(cfg.revokes), pct(cfg.hits))
