@@ -232,6 +232,9 @@ func (r *Replicator) apply(rec revoke.Record) bool {
 		err := r.e.Apply(rec)
 		if err == nil {
 			r.applied.Add(1)
+			if fn := r.onApply.Load(); fn != nil {
+				(*fn)(rec)
+			}
 			return true
 		}
 		if errors.Is(err, revoke.ErrClosed) {

@@ -70,6 +70,10 @@ type Replicator struct {
 	lastSeq, pending, savedSeq, resumes                            atomic.Uint64
 	lastStamp, lastLag                                             atomic.Int64
 
+	// onApply, if set (benchmarks only), hears of each record once
+	// applied, on a consumer goroutine.
+	onApply atomic.Pointer[func(revoke.Record)]
+
 	closeOnce sync.Once
 	closeErr  error
 }
