@@ -64,6 +64,32 @@ var Impls = []Impl{
 		New: func(n int) (DenyList, error) { return new(SyncMap), nil }},
 }
 
+// RedisPipe is the number of commands the redis-pipe benchmarks send per
+// round trip.
+const RedisPipe = 100
+
+// ImplNames are the impl= values of the benchmarks, in table order.
+var ImplNames = func() []string {
+	var names []string
+	for _, im := range Impls {
+		names = append(names, im.Name)
+	}
+	return append(names, "redis", "redis-pipe")
+}()
+
+// Notes holds, by impl= value, what the implementation cannot do safely
+// as a deny list, or what its figures assume.
+var Notes = func() map[string]string {
+	m := map[string]string{
+		"redis":      "one loopback round trip per call; a server to run",
+		"redis-pipe": fmt.Sprintf("%d commands per round trip: only for callers that can batch; a server to run", RedisPipe),
+	}
+	for _, im := range Impls {
+		m[im.Name] = im.Note
+	}
+	return m
+}()
+
 // Otter is github.com/maypok86/otter/v2 with per-entry expiry: the value is
 // the token's expiry (Unix ns) and ExpiryWritingFunc turns it into the
 // entry's lifetime. No MaximumSize: the cache never evicts a live entry.
