@@ -44,6 +44,13 @@ func init() {
 //     digest in the report folds every goroutine's sequence of operations and
 //     key indices: same --seed, --goroutines and --ops, same digest.
 //
+// A check of a revoked key is of a key revoked by the fill or by the same
+// goroutine, drawn uniformly among them. It must answer true until the
+// token's expiry: the tool knows every such expiry (the fill records when it
+// revoked each chunk; a goroutine keeps the expiry of each key it revoked),
+// and a false answer that came back before it is a missed revocation,
+// reported as an ERROR with exit status 1.
+//
 // Keys never revoked come from a pool of distinct keys built up front
 // (as many as --entries, at most benchPoolKeys and benchPoolBytes), which each
 // goroutine walks in order from its own offset. A key just parsed from a
@@ -955,6 +962,10 @@ func printBenchReport(w io.Writer, cfg benchConfig, r *benchResult) int {
 		fmt.Sprintf("%.1f B", r.fillHeap), fmt.Sprintf("%.1f B", r.endHeap))
 	fmt.Fprintf(w, "  %-14s %-12s %s   (Stats().Bytes / Len())\n", "bytes/entry",
 		perEntry(r.fillBytes, r.fillLen), perEntry(r.stats.Bytes, r.endLen))
+	if r.endLen > cfg.capacity {
+		fmt.Fprintf(w, "  the run's revocations took the engine past Config.Capacity %d: its tables grew\n"+
+			"  during the run (--capacity sizes them up front)\n", cfg.capacity)
+	}
 	fmt.Fprintln(w)
 	line("evictions", "%d (entries past their deadline, evicted by the engine's 1 s tick)", r.stats.Evictions)
 	line("filter", "%s estimated false-positive rate, %d rebuilds, %.1f MiB",
