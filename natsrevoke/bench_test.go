@@ -80,6 +80,10 @@ func BenchmarkApply(b *testing.B) {
 		require.NoError(b, pub.e.Revoke(fmt.Sprintf("k%d", i), expiry()))
 	}
 	require.Eventually(b, func() bool { return pub.r.Stats().Published == n }, time.Minute, time.Millisecond)
+	info, err := js.Stream(b.Context(), DefaultStream)
+	require.NoError(b, err)
+	stored := float64(info.CachedInfo().State.Bytes) / n
+	sentBytes := float64(js.Conn().Stats().OutBytes) / n
 	for _, tc := range []struct {
 		name string
 		ecfg func(b *testing.B) revoke.Config
@@ -89,15 +93,21 @@ func BenchmarkApply(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var elapsed time.Duration
+			var received uint64
 			for range b.N {
 				start := time.Now()
-				d := newReplicaEngine(b, connect(b, s.ClientURL()), tc.ecfg(b), Config{})
+				djs := connect(b, s.ClientURL())
+				d := newReplicaEngine(b, djs, tc.ecfg(b), Config{})
 				caughtUp(b, d)
 				elapsed += time.Since(start)
 				require.EqualValues(b, n, d.r.Stats().Applied)
 				d.stop()
+				received += djs.Conn().Stats().InBytes
 			}
 			b.ReportMetric(float64(n*b.N)/elapsed.Seconds(), "records/s")
+			b.ReportMetric(stored, "stored-B/record")
+			b.ReportMetric(sentBytes, "published-B/record")
+			b.ReportMetric(float64(received)/float64(n*b.N), "delivered-B/record")
 			b.ReportMetric(0, "ns/op")
 		})
 	}

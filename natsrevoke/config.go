@@ -24,7 +24,10 @@ const (
 	// Synchronous publishes from the revoking goroutine and returns only
 	// once the stream has acknowledged (stored, on a quorum of its
 	// replicas) the record, or with the error: a logout confirmed to the
-	// user is then known to every replica that can reach the stream.
+	// user is then known to every replica that can reach the stream. An
+	// error means the stream did not acknowledge in time, not that the
+	// record is lost: nats.go may still send it from its reconnect buffer,
+	// which can only revoke more.
 	Synchronous
 )
 
