@@ -335,3 +335,34 @@ func TestClusterOfThreeKeepsReplicatingWhenOneServerStops(t *testing.T) {
 	lag := waitRevoked(t, b, after...)
 	t.Logf("propagation after the leader stopped: %v (A retries %d)", lag, a.r.Stats().Retries)
 }
+
+func TestPositionOfAnEarlierStreamIsNotTrusted(t *testing.T) {
+	s := startServer(t, t.TempDir(), 0)
+	js := connect(t, s.ClientURL())
+	ctx := context.Background()
+	dir := t.TempDir()
+	a := newReplica(t, js, "", Config{Publish: Synchronous})
+	b := newReplica(t, connect(t, s.ClientURL()), dir, Config{})
+	for _, k := range keys("old", 5) {
+		require.NoError(t, a.e.Revoke(k, time.Now().Add(time.Hour)))
+	}
+	caughtUp(t, b)
+	b.stop()
+	a.stop()
+	require.EqualValues(t, 5, b.r.Stats().SavedSeq)
+
+	// The stream is deleted and created again: sequences start over, and
+	// position 5 of the old stream means nothing in the new one.
+	require.NoError(t, js.DeleteStream(ctx, DefaultStream))
+	a2 := newReplica(t, js, "", Config{Publish: Synchronous})
+	for _, k := range keys("new", 7) {
+		require.NoError(t, a2.e.Revoke(k, time.Now().Add(time.Hour)))
+	}
+	b2 := newReplica(t, connect(t, s.ClientURL()), dir, Config{})
+	assert.EqualValues(t, 1, b2.r.Stats().StartSeq, "reads the new stream from its start")
+	caughtUp(t, b2)
+	assert.EqualValues(t, 7, b2.r.Stats().Applied)
+	for _, k := range keys("new", 7) {
+		assert.True(t, b2.e.IsRevoked(k), k)
+	}
+}
