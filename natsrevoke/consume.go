@@ -103,13 +103,15 @@ func (r *Replicator) consume() {
 // subscribes again after the last message it passed on.
 func (r *Replicator) feed(ch chan<- jetstream.Msg, quit <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
-	var last uint64 = r.lastSeq.Load()
+	last := r.lastSeq.Load()
+	errWait := time.Duration(0) // grows while Next keeps failing
 	for {
 		r.iterMu.Lock()
 		iter := r.iter
 		r.iterMu.Unlock()
 		msg, err := iter.Next()
 		if err == nil {
+			errWait = 0
 			if md, err := msg.Metadata(); err == nil {
 				last = md.Sequence.Stream
 			}
@@ -129,7 +131,13 @@ func (r *Replicator) feed(ch chan<- jetstream.Msg, quit <-chan struct{}, done ch
 		}
 		r.consumerErrors.Add(1)
 		if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			// The ordered consumer recovers by itself; do not spin if the
+			// error persists (a closed connection, say).
 			r.log.Warn("natsrevoke: consumer error", "err", err)
+			errWait = min(max(2*errWait, retryMin), retryMax)
+			if !sleep(errWait, quit) {
+				return
+			}
 			continue
 		}
 		r.log.Warn("natsrevoke: consumer stopped; subscribing again", "after_seq", last)
@@ -144,6 +152,14 @@ func (r *Replicator) feed(ch chan<- jetstream.Msg, quit <-chan struct{}, done ch
 			if !sleep(wait, quit) {
 				return
 			}
+		}
+		select {
+		case <-quit: // consume ended while we subscribed: stop the new iterator
+			r.iterMu.Lock()
+			r.iter.Stop()
+			r.iterMu.Unlock()
+			return
+		default:
 		}
 	}
 }
@@ -186,7 +202,7 @@ func (r *Replicator) applyBatch(msgs []jetstream.Msg) bool {
 			recs = append(recs, rec)
 		}
 	}
-	if r.durable && r.e.Config().Dir != "" && len(recs) > 1 {
+	if r.parallel && len(recs) > 1 {
 		var wg sync.WaitGroup
 		var next atomic.Int64
 		var stopped atomic.Bool

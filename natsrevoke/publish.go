@@ -14,7 +14,7 @@ import (
 // retryMax while the stream does not acknowledge.
 const (
 	retryMin = 50 * time.Millisecond
-	retryMax = 5 * time.Second
+	retryMax = 2 * time.Second
 	// maxBatch bounds the asynchronous publications in flight at once.
 	maxBatch = 512
 )

@@ -30,17 +30,18 @@ import (
 // not call SetObserver yourself while it runs. All methods are safe for
 // concurrent use.
 type Replicator struct {
-	e       *revoke.Engine
-	js      jetstream.JetStream
-	cfg     Config
-	log     *slog.Logger
-	subject string
-	stream  string
-	useTTL  bool
-	maxAge  time.Duration // the stream's MaxAge, 0 for unlimited
-	created int64         // the stream's creation time, Unix ns
-	posPath string        // "" when no position is kept
-	durable bool          // the engine's Apply is durable on return (SyncAlways)
+	e        *revoke.Engine
+	js       jetstream.JetStream
+	cfg      Config
+	log      *slog.Logger
+	subject  string
+	stream   string
+	useTTL   bool
+	maxAge   time.Duration // the stream's MaxAge, 0 for unlimited
+	created  int64         // the stream's creation time, Unix ns
+	posPath  string        // "" when no position is kept
+	durable  bool          // the engine's Apply is durable on return (SyncAlways)
+	parallel bool          // apply batches concurrently (Dir and SyncAlways: one fsync per Apply)
 
 	// mu makes closing and observers in flight exclusive: observers hold
 	// it for reading (a Synchronous one during its publication), Close
@@ -103,8 +104,12 @@ type Stats struct {
 	Applied, SkippedExpired, Rejected int64
 	// ApplyErrors counts failed Apply calls (ErrFull, a journal error):
 	// the consumer retries the same record with backoff and does not move
-	// past it. ConsumerErrors counts errors of the stream subscription.
+	// past it. ConsumerErrors counts errors of the stream subscription,
+	// Resubscribes the times the Replicator had to create a new ordered
+	// consumer (after the last message handled) because the old one gave
+	// up; the ordered consumer's own recoveries are not counted.
 	ApplyErrors, ConsumerErrors int64
+	Resubscribes                uint64
 
 	// StartSeq is the stream sequence consumption started from: 1 for a
 	// replica with no saved position, the saved position + 1 otherwise.
@@ -156,6 +161,7 @@ func New(ctx context.Context, e *revoke.Engine, js jetstream.JetStream, cfg Conf
 		subject:  cfg.subject(),
 		stream:   cfg.Stream,
 		durable:  ecfg.Sync == revoke.SyncAlways,
+		parallel: ecfg.Sync == revoke.SyncAlways && ecfg.Dir != "",
 		pubStop:  make(chan struct{}),
 		abort:    make(chan struct{}),
 		pubDone:  make(chan struct{}),
@@ -325,6 +331,7 @@ func (r *Replicator) Stats() Stats {
 		Rejected:        r.rejected.Load(),
 		ApplyErrors:     r.applyErrors.Load(),
 		ConsumerErrors:  r.consumerErrors.Load(),
+		Resubscribes:    r.resumes.Load(),
 		StartSeq:        r.startSeq,
 		LastSeq:         r.lastSeq.Load(),
 		SavedSeq:        r.savedSeq.Load(),

@@ -366,3 +366,31 @@ func TestPositionOfAnEarlierStreamIsNotTrusted(t *testing.T) {
 		assert.True(t, b2.e.IsRevoked(k), k)
 	}
 }
+
+func TestCloseInAnyOrder(t *testing.T) {
+	s := startServer(t, t.TempDir(), 0)
+	t.Run("connection closed first", func(t *testing.T) {
+		js := connect(t, s.ClientURL())
+		a := newReplica(t, js, t.TempDir(), Config{CloseTimeout: 100 * time.Millisecond})
+		require.NoError(t, a.e.Revoke("k", time.Now().Add(time.Hour)))
+		js.Conn().Close()
+		time.Sleep(100 * time.Millisecond)
+		assert.True(t, a.e.IsRevoked("k"), "checks need no connection")
+		done := make(chan error, 1)
+		go func() { done <- a.r.Close() }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Close hung after the connection was closed")
+		}
+	})
+	t.Run("engine closed first", func(t *testing.T) {
+		js := connect(t, s.ClientURL())
+		pub := newReplica(t, js, "", Config{Publish: Synchronous})
+		b := newReplica(t, connect(t, s.ClientURL()), t.TempDir(), Config{})
+		require.NoError(t, b.e.Close())
+		require.NoError(t, pub.e.Revoke("late", time.Now().Add(time.Hour)), "B's closed engine does not disturb A")
+		require.NoError(t, b.r.Close())
+		assert.Zero(t, b.r.Stats().Applied)
+	})
+}
