@@ -2,6 +2,7 @@ package natsrevoke
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -393,4 +394,52 @@ func TestCloseInAnyOrder(t *testing.T) {
 		require.NoError(t, b.r.Close())
 		assert.Zero(t, b.r.Stats().Applied)
 	})
+}
+
+func TestConcurrentRevokersConverge(t *testing.T) {
+	s := startServer(t, t.TempDir(), 0)
+	modes := []Config{{}, {Publish: Synchronous}, {}}
+	reps := make([]*replica, len(modes))
+	for i, cfg := range modes {
+		dir := ""
+		if i != 2 {
+			dir = t.TempDir()
+		}
+		reps[i] = newReplica(t, connect(t, s.ClientURL()), dir, cfg)
+	}
+	var all []string
+	done := make(chan error)
+	for i, rp := range reps {
+		for g := range 4 {
+			ks := keys(fmt.Sprintf("r%d-g%d", i, g), 150)
+			ks = append(ks, keys("shared", 20)...) // revoked on every replica at once, different expiries
+			all = append(all, ks...)
+			go func() {
+				for j, k := range ks {
+					if err := rp.e.Revoke(k, time.Now().Add(time.Duration(30+j+g)*time.Minute)); err != nil {
+						done <- err
+						return
+					}
+				}
+				done <- rp.e.RevokeSubject("iss", fmt.Sprintf("user-%d", g), time.Now())
+			}()
+		}
+	}
+	for range len(reps) * 4 {
+		require.NoError(t, <-done)
+	}
+	for _, rp := range reps {
+		assert.Eventually(t, func() bool { return rp.r.Stats().Queued == 0 }, 20*time.Second, time.Millisecond)
+	}
+	for _, rp := range reps {
+		caughtUp(t, rp)
+	}
+	want := reps[0].e.Len()
+	assert.Equal(t, len(modes)*4*150+20+4, want, "distinct keys plus four subject cutoffs")
+	for i, rp := range reps {
+		assert.Equal(t, want, rp.e.Len(), "replica %d holds the same set", i)
+		for _, k := range all {
+			require.True(t, rp.e.IsRevoked(k), "replica %d: %s", i, k)
+		}
+	}
 }
