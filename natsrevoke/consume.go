@@ -18,6 +18,11 @@ func (r *Replicator) subscribe(ctx context.Context, seq uint64) error {
 	occ := jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{r.cfg.SubjectPrefix + ".>"},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		// The ordered consumer's own recovery waits 1 s, 2 s, 4 s … up to
+		// 10 s between attempts; after resetAttempts it gives up and feed
+		// subscribes again with a backoff capped at retryMax, so recovery
+		// follows the stream's return within about 2 s.
+		MaxResetAttempts: resetAttempts,
 	}
 	if seq > 1 {
 		occ.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
@@ -55,6 +60,7 @@ const (
 	// (the server holding the consumer died, the connection is half-open)
 	// make the ordered consumer recreate itself elsewhere.
 	heartbeat     = time.Second
+	resetAttempts = 3
 	feedBuffer    = 2048
 	maxApplyBatch = 1024
 	applyWorkers  = 64
