@@ -334,7 +334,7 @@ func TestClusterOfThreeKeepsReplicatingWhenOneServerStops(t *testing.T) {
 		require.NoError(t, a.e.Revoke(k, time.Now().Add(time.Hour)))
 	}
 	lag := waitRevoked(t, b, after...)
-	t.Logf("propagation after the leader stopped: %v (A retries %d)", lag, a.r.Stats().Retries)
+	t.Logf("propagation after the leader stopped: %v (A retries %d, B resubscribed %d times)", lag, a.r.Stats().Retries, b.r.Stats().Resubscribes)
 }
 
 func TestPositionOfAnEarlierStreamIsNotTrusted(t *testing.T) {
@@ -442,4 +442,53 @@ func TestConcurrentRevokersConverge(t *testing.T) {
 			require.True(t, rp.e.IsRevoked(k), "replica %d: %s", i, k)
 		}
 	}
+}
+
+func TestLongOutageResumesAfterTheLastAppliedRecord(t *testing.T) {
+	store := t.TempDir()
+	s := startServer(t, store, 0)
+	port := serverPort(s)
+	a := newReplica(t, connect(t, s.ClientURL()), "", Config{PublishTimeout: 300 * time.Millisecond})
+	b := newReplica(t, connect(t, s.ClientURL()), t.TempDir(), Config{})
+	require.NoError(t, a.e.Revoke("before", time.Now().Add(time.Hour)))
+	waitRevoked(t, b, "before")
+
+	s.Shutdown()
+	s.WaitForShutdown()
+	require.NoError(t, a.e.Revoke("during", time.Now().Add(time.Hour)), "queued while the server is away")
+	// Longer than the consumer's heartbeats and reset attempts.
+	time.Sleep(4 * time.Second)
+	startServer(t, store, port)
+	back := time.Now()
+	waitRevoked(t, b, "during")
+	caughtUp(t, b)
+	st := b.r.Stats()
+	t.Logf("after a 4 s outage, B had the queued record %v after the server returned (resubscribed %d times)", time.Since(back), st.Resubscribes)
+	assert.EqualValues(t, 2, st.Applied, "it resumed after the last record it had applied, not from the start")
+	assert.EqualValues(t, 2, st.LastSeq)
+	assert.Eventually(t, func() bool { return a.r.Stats().Queued == 0 }, 10*time.Second, 5*time.Millisecond, "A's queue drains")
+}
+
+func TestConsumerThatGivesUpIsReplaced(t *testing.T) {
+	s := startServer(t, t.TempDir(), 0)
+	a := newReplica(t, connect(t, s.ClientURL()), "", Config{Publish: Synchronous})
+	b := newReplica(t, connect(t, s.ClientURL()), t.TempDir(), Config{})
+	for _, k := range keys("one", 3) {
+		require.NoError(t, a.e.Revoke(k, time.Now().Add(time.Hour)))
+	}
+	caughtUp(t, b)
+	// What the ordered consumer does when its resets fail resetAttempts
+	// times: its iterator closes.
+	b.r.iterMu.Lock()
+	b.r.iter.Stop()
+	b.r.iterMu.Unlock()
+	for _, k := range keys("two", 2) {
+		require.NoError(t, a.e.Revoke(k, time.Now().Add(time.Hour)))
+	}
+	waitRevoked(t, b, keys("two", 2)...)
+	caughtUp(t, b)
+	st := b.r.Stats()
+	assert.EqualValues(t, 1, st.Resubscribes)
+	assert.EqualValues(t, 5, st.Applied, "the new consumer starts after the last record handled")
+	assert.EqualValues(t, 5, st.LastSeq)
 }
