@@ -124,7 +124,8 @@ type Stats struct {
 	Pending uint64
 	// LastTimestamp is when the stream stored the message LastSeq, and
 	// Lag how long after that it was handled here: the end-to-end
-	// replication delay of the latest record.
+	// replication delay of the latest record (across hosts, clock skew
+	// between this one and the server's included).
 	LastTimestamp time.Time
 	Lag           time.Duration
 }

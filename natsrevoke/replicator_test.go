@@ -385,6 +385,19 @@ func TestCloseInAnyOrder(t *testing.T) {
 			t.Fatal("Close hung after the connection was closed")
 		}
 	})
+	t.Run("Close drains the queue", func(t *testing.T) {
+		a := newReplica(t, connect(t, s.ClientURL()), "", Config{Stream: "DRAIN", SubjectPrefix: "drain"})
+		ks := keys("drain", 2000)
+		for _, k := range ks {
+			require.NoError(t, a.e.Revoke(k, time.Now().Add(time.Hour)))
+		}
+		require.NoError(t, a.r.Close(), "every queued record published before Close returns")
+		assert.Zero(t, a.r.Stats().Queued)
+		assert.EqualValues(t, len(ks), a.r.Stats().Published)
+		d := newReplica(t, connect(t, s.ClientURL()), "", Config{Stream: "DRAIN", SubjectPrefix: "drain"})
+		caughtUp(t, d)
+		assert.Equal(t, len(ks), d.e.Len())
+	})
 	t.Run("engine closed first", func(t *testing.T) {
 		js := connect(t, s.ClientURL())
 		pub := newReplica(t, js, "", Config{Publish: Synchronous})
