@@ -160,13 +160,15 @@ func startCluster(t testing.TB) []*server.Server {
 	for _, s := range servers {
 		require.True(t, s.ReadyForConnections(10*time.Second))
 	}
+	// A meta leader that knows all three servers with their JetStream
+	// stats: before that an R3 stream cannot be placed.
 	require.Eventually(t, func() bool {
 		for _, s := range servers {
-			if s.JetStreamIsLeader() {
+			if s.JetStreamIsLeader() && len(s.JetStreamClusterPeers()) == n {
 				return true
 			}
 		}
 		return false
-	}, 30*time.Second, 50*time.Millisecond, "no JetStream meta leader")
+	}, 30*time.Second, 20*time.Millisecond, "no JetStream meta leader with %d peers", n)
 	return servers
 }
