@@ -54,21 +54,48 @@ func BenchmarkPublish(b *testing.B) {
 		})
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 	})
-	b.Run("mode=queued", func(b *testing.B) {
-		s := startServer(b, b.TempDir(), 0)
-		a := newReplica(b, connect(b, s.ClientURL()), "", Config{QueueLength: 1 << 20})
+	b.Run("mode=sync/callers=64/server=syncalways", func(b *testing.B) {
+		s := startServerSync(b, b.TempDir(), 0, true)
+		a := newReplica(b, connect(b, s.ClientURL()), "", Config{Publish: Synchronous})
+		var id atomic.Int64
 		b.ReportAllocs()
+		b.SetParallelism(32)
 		b.ResetTimer()
-		for i := range b.N {
-			if err := a.e.Revoke(fmt.Sprintf("k%d", i), expiry()); err != nil {
-				b.Fatal(err)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := a.e.Revoke(fmt.Sprintf("k%d", id.Add(1)), expiry()); err != nil {
+					b.Error(err)
+					return
+				}
 			}
-		}
-		for a.r.Stats().Published < int64(b.N) {
-			time.Sleep(100 * time.Microsecond)
-		}
+		})
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 	})
+	for _, syncAlways := range []bool{false, true} {
+		name := "mode=queued"
+		if syncAlways {
+			name += "/server=syncalways"
+		}
+		b.Run(name, func(b *testing.B) { benchQueued(b, syncAlways) })
+	}
+}
+
+// benchQueued publishes b.N revocations in Queued mode and waits for every
+// acknowledgement.
+func benchQueued(b *testing.B, syncAlways bool) {
+	s := startServerSync(b, b.TempDir(), 0, syncAlways)
+	a := newReplica(b, connect(b, s.ClientURL()), "", Config{QueueLength: 1 << 20})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if err := a.e.Revoke(fmt.Sprintf("k%d", i), expiry()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for a.r.Stats().Published < int64(b.N) {
+		time.Sleep(100 * time.Microsecond)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
 
 // BenchmarkApply: a new replica catches up on a stream of 100 000 live

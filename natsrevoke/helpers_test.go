@@ -21,12 +21,20 @@ import (
 // port 0 picks a free port. It is shut down when the test ends.
 func startServer(t testing.TB, dir string, port int) *server.Server {
 	t.Helper()
+	return startServerSync(t, dir, port, false)
+}
+
+// startServerSync is startServer with JetStream's sync_interval: always
+// when syncAlways is set (every stored batch fsynced before the ack).
+func startServerSync(t testing.TB, dir string, port int, syncAlways bool) *server.Server {
+	t.Helper()
 	if port == 0 {
 		port = -1
 	}
 	s, err := server.NewServer(&server.Options{
 		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir,
-		NoLog: true, NoSigs: true,
+		SyncAlways: syncAlways,
+		NoLog:      true, NoSigs: true,
 	})
 	require.NoError(t, err)
 	s.Start()
