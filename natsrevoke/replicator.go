@@ -384,6 +384,9 @@ func (r *Replicator) Close() error {
 // every 20 ms while it waits.
 func (r *Replicator) CaughtUp(ctx context.Context) error {
 	for {
+		if r.stopping() {
+			return ErrClosed
+		}
 		r.iterMu.Lock()
 		cons := r.cons
 		r.iterMu.Unlock()
@@ -398,5 +401,15 @@ func (r *Replicator) CaughtUp(ctx context.Context) error {
 			return ErrClosed
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+}
+
+// stopping reports whether Close has begun stopping consumption.
+func (r *Replicator) stopping() bool {
+	select {
+	case <-r.stop:
+		return true
+	default:
+		return false
 	}
 }

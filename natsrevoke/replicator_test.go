@@ -392,6 +392,7 @@ func TestCloseInAnyOrder(t *testing.T) {
 			require.NoError(t, a.e.Revoke(k, time.Now().Add(time.Hour)))
 		}
 		require.NoError(t, a.r.Close(), "every queued record published before Close returns")
+		require.ErrorIs(t, a.r.CaughtUp(t.Context()), ErrClosed)
 		assert.Zero(t, a.r.Stats().Queued)
 		assert.EqualValues(t, len(ks), a.r.Stats().Published)
 		d := newReplica(t, connect(t, s.ClientURL()), "", Config{Stream: "DRAIN", SubjectPrefix: "drain"})
@@ -490,6 +491,9 @@ func TestConsumerThatGivesUpIsReplaced(t *testing.T) {
 		require.NoError(t, a.e.Revoke(k, time.Now().Add(time.Hour)))
 	}
 	caughtUp(t, b)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, b.r.CaughtUp(ctx), context.Canceled, "a context that ends first")
 	// What the ordered consumer does when its resets fail resetAttempts
 	// times: its iterator closes.
 	b.r.iterMu.Lock()
