@@ -92,7 +92,8 @@ type Config struct {
 
 	// QueueLength bounds the records waiting to be published in Queued
 	// mode, those being retried included: at the bound the revoking call
-	// fails with [ErrQueueFull]. About 40 bytes each. Default 65 536.
+	// fails with [ErrQueueFull]. The buffer is allocated by New: 24 bytes
+	// a slot, 1.5 MiB at the default. Default 65 536.
 	QueueLength int
 
 	// PublishTimeout bounds one publication: in Synchronous mode the wait
