@@ -41,7 +41,7 @@ func TestPositionEveryBitFlipIsRefused(t *testing.T) {
 	}
 }
 
-func TestDamagedPositionFileReadsTheStreamFromTheStart(t *testing.T) {
+func TestDamagedPositionFileIsAnErrorThatNamesIt(t *testing.T) {
 	dir := t.TempDir()
 	path := positionPath(dir, "S")
 	require.NoError(t, os.WriteFile(path, []byte("garbage"), 0o600))

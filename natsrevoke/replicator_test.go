@@ -3,6 +3,7 @@ package natsrevoke
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -366,6 +367,16 @@ func TestPositionOfAnEarlierStreamIsNotTrusted(t *testing.T) {
 	for _, k := range keys("new", 7) {
 		assert.True(t, b2.e.IsRevoked(k), k)
 	}
+	b2.stop()
+	require.EqualValues(t, 7, b2.r.Stats().SavedSeq)
+
+	t.Run("a damaged position file", func(t *testing.T) {
+		require.NoError(t, os.WriteFile(positionPath(dir, DefaultStream), []byte("garbage"), 0o600))
+		b3 := newReplica(t, connect(t, s.ClientURL()), dir, Config{})
+		assert.EqualValues(t, 1, b3.r.Stats().StartSeq, "is logged and the stream read from its start")
+		caughtUp(t, b3)
+		assert.EqualValues(t, 7, b3.r.Stats().Applied)
+	})
 }
 
 func TestCloseInAnyOrder(t *testing.T) {
