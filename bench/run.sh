@@ -3,8 +3,8 @@
 # workload, at 1M and 10M live entries, 1 and 2 goroutines, -count 6.
 # Writes results/raw.txt (raw go test output), results/benchstat.txt
 # (benchstat -col /impl), the PNG charts results/*.png and the results
-# section of README.md. Takes about 40 minutes and 10 GiB of memory at the
-# default sizes.
+# section of README.md. About 25 minutes at 1M on 2 cores; well over an
+# hour at 10M (filling and collecting the pointer-heavy caches); a few GiB.
 #
 # Environment (defaults in brackets):
 #   REVOKE_BENCH_SIZES   live entries, comma-separated [1M,10M]
