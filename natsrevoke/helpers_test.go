@@ -116,8 +116,12 @@ func waitRevoked(t testing.TB, rp *replica, keys ...string) time.Duration {
 	return time.Since(start)
 }
 
+// caughtUp waits until rp's own queue is published (CaughtUp covers what the
+// stream holds, not what is still queued here) and then for CaughtUp.
 func caughtUp(t testing.TB, rp *replica) {
 	t.Helper()
+	require.Eventually(t, func() bool { return rp.r.Stats().Queued == 0 }, 20*time.Second, time.Millisecond,
+		"the queue never drained; stats %+v", rp.r.Stats())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	require.NoError(t, rp.r.CaughtUp(ctx), "stats %+v", rp.r.Stats())

@@ -379,20 +379,38 @@ func (r *Replicator) Close() error {
 
 // CaughtUp waits until every record the stream held when it was called has
 // been handled (applied, or skipped as expired): call it after New and
-// before serving requests. It returns ctx's error when ctx ends first, and
-// [ErrClosed] after Close. Cost: one consumer-info request to the server
-// every 20 ms while it waits.
+// before serving requests. Records still in this replica's own queue are not
+// in the stream yet, so it does not wait for them (Stats().Queued). It returns ctx's error when ctx ends first, and
+// [ErrClosed] after Close. Cost: a stream lookup, then one "last message of
+// the records' subjects" request to the server every 20 ms while it waits.
+//
+// The target is the stream sequence of the last record message at the call,
+// asked of the stream itself: a consumer's own pending count can read 0 for
+// a moment while the ordered consumer recreates itself, which would end the
+// wait early. If that message is deleted before it is delivered (its
+// per-message TTL ran out), the wait ends once every record message the
+// stream still holds has been handled.
 func (r *Replicator) CaughtUp(ctx context.Context) error {
+	filter := r.cfg.SubjectPrefix + ".>"
+	var stream jetstream.Stream
+	target, haveTarget := uint64(0), false
 	for {
 		if r.stopping() {
 			return ErrClosed
 		}
-		r.iterMu.Lock()
-		cons := r.cons
-		r.iterMu.Unlock()
-		info, err := cons.Info(ctx)
-		if err == nil && info.NumPending == 0 && r.lastSeq.Load() >= info.Delivered.Stream {
-			return nil
+		if stream == nil {
+			stream, _ = r.js.Stream(ctx, r.stream)
+		}
+		if stream != nil {
+			last, err := lastSeqOf(ctx, stream, filter)
+			if err == nil {
+				if !haveTarget {
+					target, haveTarget = last, true
+				}
+				if handled := r.lastSeq.Load(); handled >= target || handled >= last {
+					return nil
+				}
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -402,6 +420,19 @@ func (r *Replicator) CaughtUp(ctx context.Context) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// lastSeqOf returns the stream sequence of the last message on a subject
+// matching filter, or 0 if the stream holds none.
+func lastSeqOf(ctx context.Context, s jetstream.Stream, filter string) (uint64, error) {
+	m, err := s.GetLastMsgForSubject(ctx, filter)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return m.Sequence, nil
 }
 
 // stopping reports whether Close has begun stopping consumption.
