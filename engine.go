@@ -333,8 +333,10 @@ type Stats struct {
 	// Config.Dir).
 	JournalBytes int64
 	// JournalRecords and JournalFsyncs count the records appended to the
-	// journal and its fsyncs since New: under SyncAlways their ratio is
-	// the number of revocations that group commit makes share an fsync.
+	// journal and its successful fsyncs since New: a count that moves on
+	// means every record written before that fsync is durable. Under
+	// SyncAlways their ratio is the number of revocations that group
+	// commit makes share an fsync.
 	JournalRecords, JournalFsyncs uint64
 	// Snapshots and SnapshotFailures count the snapshots written to
 	// Config.Dir and those that failed, since New.

@@ -530,8 +530,12 @@ func (j *journal) writeOut(f file, buf []byte, seed uint32, sync bool) error {
 	sealFrames(buf, seed)
 	err := writeFull(f, buf)
 	if err == nil && sync {
-		err = f.Sync()
-		j.fsyncs.Add(1)
+		// Only a successful fsync counts: callers (Stats().JournalFsyncs,
+		// replication adapters) read a new count as "what was written
+		// before is durable".
+		if err = f.Sync(); err == nil {
+			j.fsyncs.Add(1)
+		}
 	}
 	return err
 }

@@ -454,6 +454,26 @@ func TestSyncEveryFsyncsOnInterval(t *testing.T) {
 	})
 }
 
+// A failed fsync must not count as one: replication adapters take a new
+// JournalFsyncs count to mean that what was written before is durable.
+func TestFailedFsyncIsNotCounted(t *testing.T) {
+	ffs := newFaultFS()
+	cfg := durableConfig(t.TempDir())
+	cfg.Sync = SyncEvery
+	cfg.SyncInterval = 20 * time.Millisecond
+	cfg.fs = ffs
+	e := openTest(t, cfg)
+	require.NoError(t, e.Revoke("k1", time.Now().Add(time.Hour)))
+	require.Eventually(t, func() bool { return e.Stats().JournalFsyncs > 0 }, 5*time.Second, 5*time.Millisecond,
+		"a successful interval fsync counts")
+	before := e.Stats().JournalFsyncs
+
+	ffs.arm("sync")
+	require.NoError(t, e.Revoke("k2", time.Now().Add(time.Hour)), "SyncEvery acknowledges once written")
+	require.Eventually(t, func() bool { return e.Stats().JournalErr != nil }, 5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, before, e.Stats().JournalFsyncs, "the failed fsync was counted")
+}
+
 func TestConfigValidatesDurability(t *testing.T) {
 	for _, tc := range []struct {
 		name string
