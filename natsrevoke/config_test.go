@@ -87,6 +87,9 @@ func TestCheckStream(t *testing.T) {
 	limitedNew := good
 	limitedNew.MaxBytes, limitedNew.Discard = 1<<30, jetstream.DiscardNew
 	require.NoError(t, checkStream(limitedNew, "revoke.v1", 24*time.Hour), "DiscardNew refuses publications, it drops nothing")
+	perSubjectNew := good
+	perSubjectNew.MaxMsgsPerSubject, perSubjectNew.Discard, perSubjectNew.DiscardNewPerSubject = 1000, jetstream.DiscardNew, true
+	require.NoError(t, checkStream(perSubjectNew, "revoke.v1", 24*time.Hour), "DiscardNewPerSubject refuses publications, it drops nothing")
 
 	for _, tc := range []struct {
 		name   string
@@ -99,7 +102,12 @@ func TestCheckStream(t *testing.T) {
 		{"work queue", func(c *jetstream.StreamConfig) { c.Retention = jetstream.WorkQueuePolicy }, "retention"},
 		{"interest", func(c *jetstream.StreamConfig) { c.Retention = jetstream.InterestPolicy }, "retention"},
 		{"MaxMsgs with DiscardOld", func(c *jetstream.StreamConfig) { c.MaxMsgs = 1000 }, "DiscardOld"},
-		{"MaxMsgsPerSubject with DiscardOld", func(c *jetstream.StreamConfig) { c.MaxMsgsPerSubject = 1 }, "DiscardOld"},
+		{"MaxMsgsPerSubject with DiscardOld", func(c *jetstream.StreamConfig) { c.MaxMsgsPerSubject = 1 }, "MaxMsgsPerSubject"},
+		// The server deletes a subject's oldest message at its limit even
+		// with DiscardNew, unless DiscardNewPerSubject is set too.
+		{"MaxMsgsPerSubject with DiscardNew only", func(c *jetstream.StreamConfig) {
+			c.MaxMsgsPerSubject, c.Discard = 2, jetstream.DiscardNew
+		}, "DiscardNewPerSubject"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := good

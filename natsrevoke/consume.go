@@ -297,8 +297,10 @@ func (r *Replicator) saver() {
 		durable := r.savedSeq.Load()
 		if r.durable {
 			durable = max(durable, seq)
-		} else {
-			fsyncs := r.e.Stats().JournalFsyncs
+		} else if st := r.e.Stats(); st.JournalErr == nil {
+			// A broken journal may have lost what it wrote: promote no
+			// mark then (the engine refuses every Apply until reopened).
+			fsyncs := st.JournalFsyncs
 			i := 0
 			for ; i < len(marks) && marks[i].fsyncs < fsyncs; i++ {
 				durable = max(durable, marks[i].seq)

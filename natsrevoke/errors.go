@@ -13,6 +13,7 @@ var (
 	// ErrStreamConfig is wrapped by [New] when the stream exists but its
 	// configuration could lose live records (MaxAge shorter than the
 	// engine's longest deadline, memory storage, limits that discard old
+	// messages, a per-subject limit that deletes a subject's oldest
 	// messages, a retention policy that deletes consumed messages) or does
 	// not capture the subject. The message says what to change.
 	ErrStreamConfig = errors.New("natsrevoke: stream configuration cannot keep revocations")

@@ -281,9 +281,15 @@ func checkStream(sc jetstream.StreamConfig, subject string, minAge time.Duration
 		return bad("storage is %v; records must survive a server restart: use file storage", sc.Storage)
 	case sc.Retention != jetstream.LimitsPolicy:
 		return bad("retention is %v; consumed records would be deleted: use limits retention", sc.Retention)
-	case sc.Discard == jetstream.DiscardOld && (sc.MaxMsgs > 0 || sc.MaxBytes > 0 || sc.MaxMsgsPerSubject > 0):
-		return bad("limits (MaxMsgs %d, MaxBytes %d, MaxMsgsPerSubject %d) with DiscardOld would drop live records: remove the limits or use DiscardNew",
-			sc.MaxMsgs, sc.MaxBytes, sc.MaxMsgsPerSubject)
+	case sc.Discard == jetstream.DiscardOld && (sc.MaxMsgs > 0 || sc.MaxBytes > 0):
+		return bad("limits (MaxMsgs %d, MaxBytes %d) with DiscardOld would drop live records: remove the limits or use DiscardNew",
+			sc.MaxMsgs, sc.MaxBytes)
+	case sc.MaxMsgsPerSubject > 0 && !(sc.Discard == jetstream.DiscardNew && sc.DiscardNewPerSubject):
+		// Every record goes to one subject, and the server enforces a
+		// per-subject limit by deleting that subject's oldest message
+		// unless DiscardNewPerSubject makes it refuse the new one instead.
+		return bad("MaxMsgsPerSubject %d would delete the oldest live records (every record is on %q): remove it, or set DiscardNew with DiscardNewPerSubject so that publishing fails instead",
+			sc.MaxMsgsPerSubject, subject)
 	}
 	return nil
 }
