@@ -44,7 +44,7 @@ func (r *Replicator) subscribe(ctx context.Context, seq uint64) error {
 		return ErrClosed
 	default:
 	}
-	r.cons, r.iter = cons, iter
+	r.iter = iter
 	return nil
 }
 

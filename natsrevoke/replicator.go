@@ -54,10 +54,9 @@ type Replicator struct {
 	abort   chan struct{} // closed when Close's wait is over: give up retrying
 	pubDone chan struct{}
 
-	// iterMu guards cons and iter, which the consumer goroutine replaces
-	// when the ordered consumer cannot recover by itself.
+	// iterMu guards iter, which the consumer goroutine replaces when the
+	// ordered consumer cannot recover by itself.
 	iterMu   sync.Mutex
-	cons     jetstream.Consumer
 	iter     jetstream.MessagesContext
 	stop     chan struct{} // closed by Close: stop consuming and saving
 	consDone chan struct{}
