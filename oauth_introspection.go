@@ -27,11 +27,13 @@ type IntrospectionConfig struct {
 	// Default: [jwt.MapClaims].
 	NewClaims func() jwt.Claims
 
-	// Allowed reports whether the authenticated caller may learn about an
-	// active token; when it returns false the answer is active false (RFC
-	// 7662 §2.2: the caller is not told why). Default: every authenticated
-	// caller may.
-	Allowed func(clientID string, tok *jwt.Token) bool
+	// Active, if set, is asked about each token the Verifier accepts, with
+	// the authenticated caller's id; false answers active false, without
+	// saying why (RFC 7662 §2.2). It is the place for checks of your own: a
+	// session revoked under a key of its own, a caller that may not learn
+	// about this token. Default: every token the Verifier accepts is active
+	// for every authenticated caller.
+	Active func(clientID string, tok *jwt.Token) bool
 
 	// Members, if set, may add, change or delete members of the response
 	// for an active token after the standard ones have been filled in from
@@ -61,7 +63,7 @@ var introspectionMembers = [...]string{
 //
 // A token is active when the Verifier accepts it: a revoked (by token,
 // subject or global cutoff), expired, not yet valid, malformed or
-// badly signed token, and one the caller may not see (Allowed), gives
+// badly signed token, and one that IntrospectionConfig.Active refuses, gives
 // {"active":false} and nothing else. An active token gives "active": true
 // and the standard members present in its claims (see
 // IntrospectionConfig.Members). Errors are those of [RevocationHandler]: 400
@@ -100,7 +102,7 @@ func (h *introspectionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request)
 		claims = h.cfg.NewClaims()
 	}
 	tok, err := h.cfg.Verifier.ParseWithClaims(req.token, claims)
-	if err != nil || (h.cfg.Allowed != nil && !h.cfg.Allowed(req.client, tok)) {
+	if err != nil || (h.cfg.Active != nil && !h.cfg.Active(req.client, tok)) {
 		writeOAuthJSON(w, http.StatusOK, inactive)
 		return
 	}

@@ -110,7 +110,7 @@ func TestIntrospectionHandlerInactive(t *testing.T) {
 	v := hs.verifier(e)
 	h, err := IntrospectionHandler(IntrospectionConfig{
 		Verifier: v, ClientAuth: ClientSecretBasic(rfcClients),
-		Allowed: func(client string, tok *jwt.Token) bool {
+		Active: func(client string, tok *jwt.Token) bool {
 			sub, _ := tok.Claims.GetSubject()
 			return client == rfcClientID || sub != "private"
 		},

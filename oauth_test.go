@@ -3,7 +3,6 @@ package revoke
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -208,6 +207,3 @@ func TestClientSecretBasic(t *testing.T) {
 		})
 	}
 }
-
-// failingAuth is a ClientAuthFunc that accepts nobody.
-func failingAuth(*http.Request) (string, error) { return "", errors.New("no") }
