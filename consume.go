@@ -22,20 +22,27 @@ var errConsumeExpired = fmt.Errorf("revoke: cannot consume: %w", jwt.ErrTokenExp
 //
 //	first, err := e.Consume(key, exp)
 //	switch {
-//	case err != nil:
-//		// refuse: expired, engine full or closed
+//	case !first && err != nil:
+//		// refuse: expired, engine full or closed; nothing was marked
 //	case !first:
 //		e.RevokeSubject(iss, sub, time.Now()) // reuse: log out everywhere
 //		// refuse
 //	default:
-//		// issue the next pair
+//		// issue the next pair; err may wrap ErrNotPropagated (log it)
 //	}
+//
+// first == true with an error wrapping [ErrNotPropagated] means: you won,
+// the mark is stored (and durable with Config.Dir), only the observer
+// (replication) failed to pass it on and replicas learn of it late. Do not
+// retry such a call: the retry would find your own mark and look like
+// reuse. With first == false, an error means nothing was marked and the
+// call may be retried.
 //
 // Consumed keys live apart from revoked ones: Consume does not revoke key,
 // and a revoked key can still be consumed once. An expiry already past
 // (leeway included) is an error wrapping [jwt.ErrTokenExpired], not a reuse.
-// Other errors: [ErrEmptyKey], [ErrTTLTooLong], [ErrFull], [ErrClosed].
-// Safe for concurrent use; one hash and one shard lock.
+// Other errors: [ErrEmptyKey], [ErrTTLTooLong], [ErrFull], [ErrClosed], the
+// journal's. Safe for concurrent use; one hash and one shard lock.
 func (e *Engine) Consume(key string, expiresAt time.Time) (first bool, err error) {
 	if key == "" {
 		return false, ErrEmptyKey
@@ -45,20 +52,19 @@ func (e *Engine) Consume(key string, expiresAt time.Time) (first bool, err error
 
 // ConsumeToken is [Engine.Consume] for a token: its key is [TokenKey](tok)
 // and its expiry the token's exp (iat + MaxTTL without exp, now + MaxTTL
-// without either). Pass a token returned by [Verifier.Parse]. See
-// [Engine.Consume] for the reuse-detection pattern; errors are Consume's,
-// plus golang-jwt's for a claim of the wrong type.
+// without either), read from its signed payload. tok must be one a
+// [Verifier] (or another golang-jwt parser) verified: a token that is not
+// Valid or has no signature (ParseUnverified, a failed parse, alg none) is
+// refused with [ErrUnverifiedToken], since anyone can write its claims. See
+// [Engine.Consume] for the reuse-detection pattern and the meaning of
+// first == true with [ErrNotPropagated]; other errors are Consume's, plus
+// one wrapping [jwt.ErrTokenMalformed] for a payload the Verifier refuses.
 func (e *Engine) ConsumeToken(tok *jwt.Token) (first bool, err error) {
-	if tok == nil {
-		return false, fmt.Errorf("%w: nil token", ErrEmptyKey)
-	}
 	var f tokenFacts
-	if err := f.read(tok.Claims); err != nil {
+	var buf [payloadBufSize]byte
+	fp, err := verifiedTokenKey(kindConsumed, tok, &f, buf[:])
+	if err != nil {
 		return false, err
-	}
-	fp, ok := tokenFingerprint(kindConsumed, tok.Raw, &f)
-	if !ok {
-		return false, errNoKey
 	}
 	return e.consume(fp, f.expiry(e.cfg.MaxTTL, time.Now()))
 }
@@ -75,4 +81,37 @@ func (e *Engine) consume(fp uint64, expiresAt time.Time) (bool, error) {
 		return false, errConsumeExpired
 	}
 	return e.putIfAbsent(fp, deadline, 0)
+}
+
+// verifiedTokenKey reads the facts of a verified token into f and returns
+// the fingerprint of its key in the domain of k.
+func verifiedTokenKey(k kind, tok *jwt.Token, f *tokenFacts, buf []byte) (uint64, error) {
+	if tok == nil {
+		return 0, fmt.Errorf("%w: nil token", ErrEmptyKey)
+	}
+	if !tok.Valid || len(tok.Signature) == 0 {
+		return 0, ErrUnverifiedToken
+	}
+	p, err := f.readToken(tok.Raw, buf)
+	if err != nil {
+		return 0, err
+	}
+	fp, ok := tokenFingerprint(k, tok.Raw, p, f)
+	if !ok {
+		return 0, errNoKey
+	}
+	return fp, nil
+}
+
+// expiry is the moment the token stops being accepted, leeway aside: its exp,
+// or iat + maxTTL without exp, or now + maxTTL without either.
+func (f *tokenFacts) expiry(maxTTL time.Duration, now time.Time) time.Time {
+	switch {
+	case f.hasExp:
+		return time.UnixMilli(f.expMs)
+	case f.hasIat:
+		return time.UnixMilli(f.iatMs).Add(maxTTL)
+	default:
+		return now.Add(maxTTL)
+	}
 }

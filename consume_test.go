@@ -121,5 +121,5 @@ func TestConsumeToken(t *testing.T) {
 	_, err := e.ConsumeToken(nil)
 	assert.ErrorIs(t, err, ErrEmptyKey)
 	_, err = e.ConsumeToken(jwt.NewWithClaims(jwt.SigningMethodHS256, claims("a", "b", "", time.Hour)))
-	assert.ErrorIs(t, err, ErrEmptyKey)
+	assert.ErrorIs(t, err, ErrUnverifiedToken, "a token no parser verified")
 }

@@ -1,71 +1,52 @@
 package revoke
 
 import (
+	"errors"
 	"fmt"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
-// RevokeToken revokes tok until its exp plus Config.Leeway: from the moment
-// it returns nil, [Verifier.Parse] refuses tok with an error wrapping
-// [ErrRevoked]. The token is known by [TokenKey]: (iss, jti) when it has a
-// jti, so every encoding of it is revoked; otherwise its signed part. A token
-// without exp is kept until iat + Config.MaxTTL, or MaxTTL from now without
-// iat either.
+// Cutoffs. A cutoff refuses every token of a subject (or of all subjects)
+// issued at or before a moment. It is kept as two records, so that engines
+// and files from before millisecond cutoffs keep working unchanged:
 //
-// Pass a token returned by [Verifier.Parse]: whoever can make up the token
-// can make up its (iss, jti). Revoking a token already expired is a no-op
-// returning nil. Errors: [ErrEmptyKey] (a token without jti that was not
-// parsed), [ErrTTLTooLong], [ErrFull], [ErrClosed], golang-jwt's for a
-// claim of the wrong type. Safe for concurrent use; one hash and one shard
-// lock.
-func (e *Engine) RevokeToken(tok *jwt.Token) error {
-	if tok == nil {
-		return fmt.Errorf("%w: nil token", ErrEmptyKey)
-	}
-	var f tokenFacts
-	if err := f.read(tok.Claims); err != nil {
-		return err
-	}
-	fp, ok := tokenFingerprint(kindKey, tok.Raw, &f)
-	if !ok {
-		return errNoKey
-	}
-	if e.closed.Load() {
-		return ErrClosed
-	}
-	deadline, err := e.deadlineFor(f.expiry(e.cfg.MaxTTL, time.Now()))
-	if err != nil || deadline == 0 {
-		return err
-	}
-	return e.put(fp, deadline, 0)
-}
+//   - the seconds record, fingerprint H(kindSubjectCutoff, iss, sub) (global:
+//     H(kindGlobalCutoff, "all")), value = the cutoff's Unix second s;
+//   - the millis record, fingerprint H(kindSubjectCutoffMillis, iss, sub,
+//     epoch) (global: H(kindGlobalCutoffMillis, "", "", epoch)) with epoch =
+//     cutoffMs >> 31 (cutoffMs = the cutoff in Unix milliseconds, rounded
+//     down), value = cutoffMs & (1<<31 - 1) + 1 (never 0); its deadline is
+//     the seconds record's.
+//
+// Records merge by keeping the larger value, so within one epoch (24.8
+// days) the millis record holds the latest cutoff exactly, and at most two
+// millis records of a subject are live at once. The millis record is written
+// before the seconds record. A reader takes s from the seconds record and
+// looks for a millis record of s's epoch whose milliseconds lie within s; if
+// there is none (an older writer, a replica that has the seconds record
+// first), the cutoff is the last millisecond of s: the whole second is
+// refused, which is safe.
+//
+// A token is refused iff its iat, in milliseconds rounded down, is at or
+// before the cutoff. A token without iat (see
+// VerifierConfig.IssuedAtOptional) counts as issued at exp - MaxTTL.
 
-// expiry is the moment the token stops being accepted, leeway aside: its exp,
-// or iat + maxTTL without exp, or now + maxTTL without either.
-func (f *tokenFacts) expiry(maxTTL time.Duration, now time.Time) time.Time {
-	switch {
-	case f.hasExp:
-		return f.exp
-	case f.hasIat:
-		return f.iat.Add(maxTTL)
-	default:
-		return now.Add(maxTTL)
-	}
-}
+// millisEpochBits is the width of the milliseconds kept in a millis record.
+const millisEpochBits = 31
 
 // RevokeSubject logs a subject out everywhere: every token of this issuer
 // and subject issued at or before issuedBefore is refused by
-// [Verifier.Parse] with an error wrapping [ErrRevoked]; tokens issued later
-// are not affected.
+// [Verifier.Parse] with an error wrapping [ErrSubjectRevoked] (and
+// [ErrRevoked]); tokens issued later are accepted.
 //
-// iat has whole-second precision, so the cutoff is issuedBefore truncated to
-// the second, and a token whose iat falls in that same second is revoked
-// too (fail safe: it may have been issued before the cutoff). A client that
-// logs out everywhere and at once logs in again must therefore be issued a
-// token at least in the next second. Tokens without iat are revoked whenever
-// a cutoff applies to them. issuer may be empty (tokens without iss); tokens
+// The cutoff holds to the millisecond: a token whose iat is a fractional
+// NumericDate (issuers that set jwt.TimePrecision = time.Millisecond) is
+// refused iff its iat is at or before issuedBefore's millisecond. A
+// whole-second iat in issuedBefore's second is refused (fail safe: it may
+// have been written for any moment of that second). So "sign out my other
+// devices, keep me signed in here" is: t := time.Now(); RevokeSubject(iss,
+// sub, t); then issue the new token with an iat after t's millisecond and
+// millisecond precision. issuer may be empty (tokens without iss); tokens
 // without sub are only reached by [Engine.RevokeAll].
 //
 // issuedBefore may not lie more than Config.Leeway in the future
@@ -75,28 +56,31 @@ func (f *tokenFacts) expiry(maxTTL time.Duration, now time.Time) time.Time {
 // every token it covers has expired by then; a cutoff that old already is a
 // no-op. A second cutoff for the same subject merges with the first: the
 // later cutoff and the later deadline win. Errors: [ErrEmptyKey] for an
-// empty subject, [ErrFutureCutoff], [ErrFull], [ErrClosed]. Safe for
-// concurrent use; one hash and one shard lock.
+// empty subject, [ErrFutureCutoff], [ErrFull], [ErrClosed], the journal's,
+// and [ErrNotPropagated] when the observer failed (the cutoff holds
+// locally). Safe for concurrent use; two hashes and two shard locks (two
+// journal records).
 func (e *Engine) RevokeSubject(issuer, subject string, issuedBefore time.Time) error {
 	if subject == "" {
 		return fmt.Errorf("%w: empty subject", ErrEmptyKey)
 	}
-	return e.putCutoff(compositeFingerprint(kindSubjectCutoff, issuer, subject), issuedBefore)
+	return e.putCutoff(compositeFingerprint(kindSubjectCutoff, issuer, subject), kindSubjectCutoffMillis, issuer, subject, issuedBefore)
 }
 
 // RevokeAll revokes every token issued at or before issuedBefore, whatever
-// its issuer and subject: the answer to a leaked signing key. It follows the
-// rules of [Engine.RevokeSubject] (same-second and missing-iat tokens are
-// revoked; retained until issuedBefore + MaxTTL + Leeway). While it is
-// retained, every Parse pays one lock-free table lookup more. Errors:
-// [ErrFutureCutoff], [ErrFull], [ErrClosed].
+// its issuer and subject: the answer to a leaked signing key. Refusals wrap
+// [ErrAllRevoked]. It follows the rules of [Engine.RevokeSubject]
+// (millisecond cutoffs, whole-second iats in the cutoff's second refused;
+// retained until issuedBefore + MaxTTL + Leeway). While it is retained,
+// every Parse pays one lock-free table lookup more. Errors: those of
+// RevokeSubject but ErrEmptyKey.
 func (e *Engine) RevokeAll(issuedBefore time.Time) error {
-	return e.putCutoff(globalCutoffFP, issuedBefore)
+	return e.putCutoff(globalCutoffFP, kindGlobalCutoffMillis, "", "", issuedBefore)
 }
 
-// putCutoff stores a cutoff record: value = the cutoff second, deadline =
-// the end of that second + MaxTTL + Leeway.
-func (e *Engine) putCutoff(fp uint64, issuedBefore time.Time) error {
+// putCutoff stores the two records of a cutoff, the millis record first:
+// deadline = the end of the cutoff's second + MaxTTL + Leeway.
+func (e *Engine) putCutoff(fp uint64, millisKind kind, iss, sub string, issuedBefore time.Time) error {
 	if e.closed.Load() {
 		return ErrClosed
 	}
@@ -104,16 +88,67 @@ func (e *Engine) putCutoff(fp uint64, issuedBefore time.Time) error {
 	if ahead := issuedBefore.Sub(now); ahead > e.cfg.Leeway {
 		return fmt.Errorf("%w: issuedBefore is %v ahead of now, Leeway is %v", ErrFutureCutoff, ahead, e.cfg.Leeway)
 	}
-	sec := issuedBefore.Unix()
+	ms := issuedBefore.UnixMilli()
+	if ms < 0 {
+		return nil
+	}
+	sec := ms / 1000
 	// Covered tokens have iat < sec+1 and, by the Verifier's lifetime
 	// check, exp <= iat + MaxTTL: none is accepted after this moment.
 	end := time.Unix(sec+1, 0).Add(e.cfg.MaxTTL + e.cfg.Leeway)
-	if !now.Before(end) || sec < 0 {
+	if !now.Before(end) {
 		return nil
 	}
 	deadline := deadlineSeconds(end)
 	if deadline > maxDeadline {
 		return fmt.Errorf("%w: cutoff deadline %d is past 2106", ErrTTLTooLong, deadline)
 	}
-	return e.put(fp, uint32(deadline), uint32(sec))
+	e.cutoffsHeld.Store(true)
+	mfp := cutoffMillisFingerprint(millisKind, iss, sub, ms>>millisEpochBits)
+	errMillis := e.put(mfp, uint32(deadline), uint32(ms&(1<<millisEpochBits-1))+1)
+	if errMillis != nil && !errors.Is(errMillis, ErrNotPropagated) {
+		return errMillis
+	}
+	// Stored locally: the seconds record follows even when the observer
+	// failed on the millis record.
+	if err := e.put(fp, uint32(deadline), uint32(sec)); err != nil {
+		return err
+	}
+	return errMillis
+}
+
+// cutoffCovers reports whether the cutoff whose seconds record holds sec
+// covers a token issued at iatMs (Unix milliseconds). Only an iat within
+// sec's own second needs the millis record.
+func cutoffCovers[T string | []byte](e *Engine, sec uint32, millisKind kind, iss, sub T, iatMs int64) bool {
+	lo := int64(sec) * 1000
+	switch {
+	case iatMs < lo:
+		return true
+	case iatMs > lo+999:
+		return false
+	}
+	return iatMs <= cutoffMillis(e, lo, millisKind, iss, sub)
+}
+
+// cutoffMillis returns the cutoff, in Unix milliseconds, of the second
+// starting at lo: the millis record's when one lies in that second, else
+// the second's last millisecond.
+func cutoffMillis[T string | []byte](e *Engine, lo int64, millisKind kind, iss, sub T) int64 {
+	cutoff := lo + 999
+	found := int64(-1)
+	for epoch := lo >> millisEpochBits; epoch <= (lo+999)>>millisEpochBits; epoch++ {
+		r, ok := e.lookup(cutoffMillisFingerprint(millisKind, iss, sub, epoch))
+		if !ok || r.value == 0 {
+			continue
+		}
+		ms := epoch<<millisEpochBits | int64(r.value-1)
+		if lo <= ms && ms <= lo+999 && ms > found {
+			found = ms
+		}
+	}
+	if found >= 0 {
+		cutoff = found
+	}
+	return cutoff
 }

@@ -186,6 +186,11 @@ type Engine struct {
 	// SetObserver).
 	observer atomic.Pointer[func(Record) error]
 
+	// cutoffsHeld is set once a record with a non-zero value (a cutoff)
+	// enters memory, by any path (putCutoff, Apply, recovery); never
+	// cleared. While it is false the Verifier probes the token key only.
+	cutoffsHeld atomic.Bool
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 	stop      chan struct{}
@@ -481,7 +486,7 @@ func (e *Engine) live(deadline uint32) bool {
 // gets the error, never an acknowledgement.
 //
 // Last, once the record is durable, the observer hears of it (see
-// SetObserver).
+// SetObserver); its failure is returned wrapping ErrNotPropagated.
 func (e *Engine) put(fp uint64, deadline, value uint32) error {
 	r := record{fp: fp, deadline: deadline, value: value}
 	if err := e.applyDurably(r); err != nil {
@@ -518,6 +523,9 @@ func (e *Engine) apply(r record, capped bool) error {
 // applyLocked is apply with s, the shard of r, write-locked.
 func (e *Engine) applyLocked(s *shard, r record, capped bool) error {
 	if i := s.tab.find(r.fp); i >= 0 {
+		if r.value != 0 {
+			e.cutoffsHeld.Store(true)
+		}
 		if s.tab.merge(i, r.deadline, r.value) {
 			s.wheel.schedule(r.fp, int64(r.deadline))
 		}
@@ -530,7 +538,10 @@ func (e *Engine) applyLocked(s *shard, r record, capped bool) error {
 // whether it stored it: the atomic step of single use. With Config.Dir a
 // stored record is journaled as put journals it, and true is returned only
 // once it is durable; a refusal (false) is not journaled. The observer hears
-// of the records it stores, once they are durable.
+// of the records it stores, once they are durable; if it fails, the record
+// stays stored and putIfAbsent returns true with an error wrapping
+// ErrNotPropagated: the caller won, and must not retry (a retry would find
+// its own record and look like reuse).
 func (e *Engine) putIfAbsent(fp uint64, deadline, value uint32) (bool, error) {
 	if e.jnl != nil {
 		if err := e.jnl.failure(); err != nil {
@@ -546,7 +557,7 @@ func (e *Engine) putIfAbsent(fp uint64, deadline, value uint32) (bool, error) {
 		return false, err
 	}
 	if err := e.notify(r); err != nil {
-		return false, err
+		return true, err
 	}
 	return true, nil
 }
@@ -599,6 +610,9 @@ func (e *Engine) insertLocked(s *shard, r record, capped bool) error {
 	if e.cfg.MaxEntries > 0 && e.reserved.Add(1) > int64(e.cfg.MaxEntries) && capped {
 		e.reserved.Add(-1)
 		return fmt.Errorf("%w: %d entries", ErrFull, e.cfg.MaxEntries)
+	}
+	if r.value != 0 {
+		e.cutoffsHeld.Store(true)
 	}
 	s.tab.insertNew(r)
 	s.count.Add(1)

@@ -1,6 +1,9 @@
 package revoke
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors. Every error the package returns wraps one of these (or one
 // of golang-jwt's), so callers match them with [errors.Is].
@@ -46,4 +49,38 @@ var (
 	// ErrDirLocked is wrapped by [New] when another engine, in this process
 	// or another, holds Config.Dir.
 	ErrDirLocked = errors.New("revoke: directory is in use by another engine")
+
+	// ErrNotPropagated is wrapped, together with the observer's error, when
+	// a revocation or a Consume was stored (and, with Config.Dir, made
+	// durable) locally but the observer installed with
+	// [Engine.SetObserver] failed to pass it on: the engine refuses the
+	// token, other replicas may not yet. For Consume and ConsumeToken it
+	// comes with first == true: the call won.
+	ErrNotPropagated = errors.New("revoke: stored locally, not yet propagated")
+
+	// ErrUnverifiedToken is returned by [Engine.RevokeToken] and
+	// [Engine.ConsumeToken] for a token that no parser verified: not Valid
+	// (from ParseUnverified or a failed parse) or without a signature (alg
+	// none). Its claims are whatever its sender wrote.
+	ErrUnverifiedToken = errors.New("revoke: token was not verified")
+
+	// ErrMissingToken is passed to the error handler of [Middleware] when a
+	// request carries no bearer token.
+	ErrMissingToken = errors.New("revoke: no bearer token")
+)
+
+// Refusals of the [Verifier], each wrapping [ErrRevoked] so that
+// errors.Is(err, ErrRevoked) matches all three.
+var (
+	// ErrTokenRevoked: the token itself was revoked ([Engine.RevokeToken],
+	// [Engine.RevokeID]).
+	ErrTokenRevoked = fmt.Errorf("%w: this token was revoked", ErrRevoked)
+
+	// ErrSubjectRevoked: the token was issued at or before a cutoff of its
+	// subject ([Engine.RevokeSubject]).
+	ErrSubjectRevoked = fmt.Errorf("%w: its subject was logged out everywhere", ErrRevoked)
+
+	// ErrAllRevoked: the token was issued at or before the global cutoff
+	// ([Engine.RevokeAll]).
+	ErrAllRevoked = fmt.Errorf("%w: every token issued before a cutoff was revoked", ErrRevoked)
 )

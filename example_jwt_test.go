@@ -35,7 +35,10 @@ func ExampleVerifier() {
 		panic(err)
 	}
 	defer e.Close()
-	v := revoke.NewVerifier(e, keyFunc, jwt.WithValidMethods([]string{"HS256"}))
+	v, err := revoke.NewVerifier(e, keyFunc, jwt.WithValidMethods([]string{"HS256"}))
+	if err != nil {
+		panic(err)
+	}
 
 	token := sign("alice", "8c1d", time.Now())
 	tok, err := v.Parse(token)
@@ -59,7 +62,10 @@ func ExampleEngine_RevokeSubject() {
 		panic(err)
 	}
 	defer e.Close()
-	v := revoke.NewVerifier(e, keyFunc, jwt.WithValidMethods([]string{"HS256"}))
+	v, err := revoke.NewVerifier(e, keyFunc, jwt.WithValidMethods([]string{"HS256"}))
+	if err != nil {
+		panic(err)
+	}
 
 	now := time.Now()
 	laptop := sign("alice", "", now.Add(-time.Hour+time.Minute))
@@ -94,7 +100,10 @@ func ExampleEngine_ConsumeToken() {
 		panic(err)
 	}
 	defer e.Close()
-	v := revoke.NewVerifier(e, keyFunc, jwt.WithValidMethods([]string{"HS256"}))
+	v, err := revoke.NewVerifier(e, keyFunc, jwt.WithValidMethods([]string{"HS256"}))
+	if err != nil {
+		panic(err)
+	}
 	issued := time.Now().Add(-time.Minute)
 	refresh := sign("alice", "r-1", issued)
 	access := sign("alice", "a-1", issued)
@@ -137,7 +146,10 @@ func ExampleMiddleware() {
 		panic(err)
 	}
 	defer e.Close()
-	v := revoke.NewVerifier(e, keyFunc, jwt.WithValidMethods([]string{"HS256"}))
+	v, err := revoke.NewVerifier(e, keyFunc, jwt.WithValidMethods([]string{"HS256"}))
+	if err != nil {
+		panic(err)
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /me", revoke.Middleware(v)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

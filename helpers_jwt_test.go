@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -78,8 +79,21 @@ func (a testAlg) sign(t testing.TB, claims jwt.Claims) string {
 	return s
 }
 
+// verifier returns a Verifier of a's algorithm on e; opts follow
+// jwt.WithValidMethods. A configuration error is a bug of the test.
 func (a testAlg) verifier(e *Engine, opts ...jwt.ParserOption) *Verifier {
-	return NewVerifier(e, a.keyFunc(), append([]jwt.ParserOption{jwt.WithValidMethods([]string{a.method.Alg()})}, opts...)...)
+	return a.verifierWith(VerifierConfig{Engine: e, ParserOptions: opts})
+}
+
+// verifierWith completes cfg with a's key function and method list.
+func (a testAlg) verifierWith(cfg VerifierConfig) *Verifier {
+	cfg.KeyFunc = a.keyFunc()
+	cfg.ParserOptions = append([]jwt.ParserOption{jwt.WithValidMethods([]string{a.method.Alg()})}, cfg.ParserOptions...)
+	v, err := NewVerifierWithConfig(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 // claims builds registered claims issued now and expiring in ttl.
@@ -127,6 +141,31 @@ func (c *idClaims) GetSubject() (string, error)                  { return c.Sub,
 func (c *idClaims) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil }
 func (c *idClaims) GetID() (string, error)                       { return c.JTI, nil }
 
+// fieldClaims is a claims type of its own with a jti field and no GetID:
+// the claims value gives no way to find the jti.
+type fieldClaims struct {
+	Iss string           `json:"iss,omitempty"`
+	Sub string           `json:"sub,omitempty"`
+	Exp *jwt.NumericDate `json:"exp,omitempty"`
+	Iat *jwt.NumericDate `json:"iat,omitempty"`
+	JTI string           `json:"jti,omitempty"`
+}
+
+func (c *fieldClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.Exp, nil }
+func (c *fieldClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.Iat, nil }
+func (c *fieldClaims) GetNotBefore() (*jwt.NumericDate, error)      { return nil, nil }
+func (c *fieldClaims) GetIssuer() (string, error)                   { return c.Iss, nil }
+func (c *fieldClaims) GetSubject() (string, error)                  { return c.Sub, nil }
+func (c *fieldClaims) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil }
+
+// shadowClaims embeds RegisteredClaims and shadows its jti with a field of
+// its own: encoding/json fills the outer field, RegisteredClaims.ID stays
+// empty.
+type shadowClaims struct {
+	jwt.RegisteredClaims
+	SessionID string `json:"jti,omitempty"`
+}
+
 // claimsKinds are the claims types a Verifier reads, each a fresh value.
 var claimsKinds = []struct {
 	name string
@@ -137,4 +176,23 @@ var claimsKinds = []struct {
 	{"embedded", func() jwt.Claims { return &embeddedClaims{} }},
 	{"embedded-pointer", func() jwt.Claims { return &deepClaims{inner: &inner{}} }},
 	{"GetID", func() jwt.Claims { return &idClaims{} }},
+	{"own-jti-field", func() jwt.Claims { return &fieldClaims{} }},
+	{"shadowed-jti", func() jwt.Claims { return &shadowClaims{} }},
+}
+
+// fuzzClaimsKinds are the claims types FuzzVerifierParse parses into.
+var fuzzClaimsKinds = claimsKinds
+
+// rawClaims is a claims value that marshals to exactly the JSON given
+// (format and args as fmt.Sprintf), so tests can sign payloads that no
+// claims type would write: duplicates, other cases, escapes.
+type rawClaimsJSON struct {
+	jwt.MapClaims
+	raw string
+}
+
+func (c rawClaimsJSON) MarshalJSON() ([]byte, error) { return []byte(c.raw), nil }
+
+func rawClaims(format string, args ...any) jwt.Claims {
+	return rawClaimsJSON{MapClaims: jwt.MapClaims{}, raw: fmt.Sprintf(format, args...)}
 }

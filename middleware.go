@@ -1,27 +1,39 @@
 package revoke
 
 import (
-	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// MiddlewareOption configures [Middleware]: see [WithRealm], [WithCookie]
-// and [WithClaims].
+// MiddlewareOption configures [Middleware]: see [WithRealm], [WithCookie],
+// [WithClaims], [WithErrorHandler], [WithCredentialsOptional],
+// [WithTokenExtractor] and [WithCORSPreflight].
 type MiddlewareOption func(*middlewareConfig)
 
 type middlewareConfig struct {
-	realm     string
-	cookie    string
-	newClaims func() jwt.Claims
+	realm               string
+	cookie              string
+	newClaims           func() jwt.Claims
+	errorHandler        func(http.ResponseWriter, *http.Request, error)
+	credentialsOptional bool
+	extractor           func(*http.Request) (string, error)
+	corsPreflight       bool
 }
 
 // DefaultRealm is the realm [Middleware] names in WWW-Authenticate unless
 // [WithRealm] says otherwise.
 const DefaultRealm = "api"
+
+// ErrMalformedCredentials is passed to the error handler of [Middleware]
+// when the request's credentials cannot be read: several Authorization
+// headers, "Bearer" without a token, characters outside RFC 6750's token
+// syntax, or an error of the [WithTokenExtractor] function (wrapped too).
+// The default answer is 400 invalid_request.
+var ErrMalformedCredentials = errors.New("revoke: malformed bearer credentials")
 
 // WithRealm sets the realm named in the WWW-Authenticate challenges.
 // Default [DefaultRealm].
@@ -39,35 +51,63 @@ func WithCookie(name string) MiddlewareOption {
 
 // WithClaims makes [Middleware] parse each token into a fresh value from
 // newClaims (e.g. func() jwt.Claims { return &MyClaims{} }) with
-// [Verifier.ParseWithClaims]. Default: [jwt.MapClaims].
+// [Verifier.ParseWithClaims]; handlers read it with [ClaimsFromContext].
+// Default: [jwt.MapClaims]. Whatever the type, revocation is judged on the
+// token's signed payload (see [Verifier]).
 func WithClaims(newClaims func() jwt.Claims) MiddlewareOption {
 	return func(c *middlewareConfig) { c.newClaims = newClaims }
 }
 
-type tokenContextKey struct{}
+// WithErrorHandler replaces the response [Middleware] writes when it
+// refuses a request: h is called with the request and the reason, and must
+// write the response (the next handler is not called). err is
+// [ErrMissingToken] when there are no credentials, wraps
+// [ErrMalformedCredentials] when they cannot be read, and otherwise is the
+// error of [Verifier.ParseWithClaims]: errors.Is(err, ErrRevoked) for a
+// revoked token, errors.Is(err, jwt.ErrTokenUnverifiable) when no key could
+// be found — a KeyFunc failure such as a JWKS outage (your KeyFunc's error
+// is wrapped too), not a bad token — and golang-jwt's sentinels for the
+// rest. Log it there; answer the client without its detail.
+// [DefaultErrorHandler] is the default and can be called from h.
+func WithErrorHandler(h func(w http.ResponseWriter, r *http.Request, err error)) MiddlewareOption {
+	return func(c *middlewareConfig) { c.errorHandler = h }
+}
 
-// TokenFromContext returns the token that [Middleware] verified for this
-// request, and whether there is one. It is one context lookup; the token
-// must not be modified (it may be shared by handlers down the chain).
-func TokenFromContext(ctx context.Context) (*jwt.Token, bool) {
-	tok, ok := ctx.Value(tokenContextKey{}).(*jwt.Token)
-	return tok, ok && tok != nil
+// WithCredentialsOptional lets requests without credentials through, with
+// no token in their context (anonymous access; check with
+// [TokenFromContext]). A request that carries credentials still has them
+// checked: a malformed, invalid or revoked token is refused.
+func WithCredentialsOptional() MiddlewareOption {
+	return func(c *middlewareConfig) { c.credentialsOptional = true }
+}
+
+// WithTokenExtractor replaces the reading of the Authorization header (and
+// of the [WithCookie] cookie) by extract: it returns the token, "" with a
+// nil error when the request has none, or an error when its credentials are
+// malformed (refused like a malformed header, the error wrapped with
+// [ErrMalformedCredentials]). It runs on every request, concurrently.
+func WithTokenExtractor(extract func(*http.Request) (string, error)) MiddlewareOption {
+	return func(c *middlewareConfig) { c.extractor = extract }
+}
+
+// WithCORSPreflight lets CORS preflight requests (OPTIONS with an
+// Access-Control-Request-Method header) through without credentials, as
+// browsers send them without any: put a CORS handler after the middleware
+// to answer them. Other OPTIONS requests are checked as usual.
+func WithCORSPreflight() MiddlewareOption {
+	return func(c *middlewareConfig) { c.corsPreflight = true }
 }
 
 // Middleware returns net/http middleware that lets a request through only
 // with a valid, unrevoked bearer token, verified by v; the handler finds the
-// token with [TokenFromContext]. It works with http.ServeMux and any router
-// that takes an http.Handler.
+// token with [TokenFromContext] and its claims with [ClaimsFromContext]. It
+// works with http.ServeMux and any router that takes an http.Handler. A nil
+// v is a programmer error and panics.
 //
 // The token is taken from "Authorization: Bearer <token>" (the scheme is
-// case-insensitive), or from a cookie with [WithCookie]. Refusals follow RFC
-// 6750, with a WWW-Authenticate challenge and a short JSON body:
-//   - no bearer token: 401, `Bearer realm="api"`;
-//   - a malformed Authorization header (several of them, "Bearer" without a
-//     token, characters outside the token syntax): 400 with
-//     error="invalid_request";
-//   - an invalid, expired or revoked token: 401 with error="invalid_token"
-//     and an error_description that says which, without further detail.
+// case-insensitive), from a cookie with [WithCookie], or by the function of
+// [WithTokenExtractor]. Refusals follow RFC 6750 (see
+// [DefaultErrorHandler]) unless [WithErrorHandler] says otherwise.
 //
 // The returned middleware is safe for concurrent use; its cost is that of
 // [Verifier.ParseWithClaims] plus one context value.
@@ -77,20 +117,31 @@ func Middleware(v *Verifier, opts ...MiddlewareOption) func(http.Handler) http.H
 	}
 	cfg := middlewareConfig{realm: DefaultRealm}
 	for _, o := range opts {
-		o(&cfg)
+		if o != nil {
+			o(&cfg)
+		}
 	}
-	realm := quoteAuthParam(cfg.realm)
+	onError := cfg.errorHandler
+	if onError == nil {
+		onError = DefaultErrorHandler(cfg.realm)
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			token, status := extractToken(r, cfg.cookie)
-			switch status {
-			case tokenMissing:
-				refuse(w, http.StatusUnauthorized, `Bearer realm=`+realm,
-					"unauthorized", "a bearer token is required")
+			if cfg.corsPreflight && r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+				next.ServeHTTP(w, r)
 				return
-			case tokenMalformed:
-				refuse(w, http.StatusBadRequest, `Bearer realm=`+realm+`, error="invalid_request", error_description="malformed bearer token"`,
-					"invalid_request", "malformed bearer token")
+			}
+			token, err := cfg.extract(r)
+			switch {
+			case err != nil:
+				onError(w, r, err)
+				return
+			case token == "":
+				if cfg.credentialsOptional {
+					next.ServeHTTP(w, r)
+					return
+				}
+				onError(w, r, ErrMissingToken)
 				return
 			}
 			var claims jwt.Claims = jwt.MapClaims{}
@@ -99,13 +150,62 @@ func Middleware(v *Verifier, opts ...MiddlewareOption) func(http.Handler) http.H
 			}
 			tok, err := v.ParseWithClaims(token, claims)
 			if err != nil {
-				desc := describe(err)
-				refuse(w, http.StatusUnauthorized, `Bearer realm=`+realm+`, error="invalid_token", error_description="`+desc+`"`,
-					"invalid_token", desc)
+				onError(w, r, err)
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenContextKey{}, tok)))
+			next.ServeHTTP(w, r.WithContext(ContextWithToken(r.Context(), tok)))
 		})
+	}
+}
+
+var errMalformedHeader = fmt.Errorf("%w: Authorization header", ErrMalformedCredentials)
+
+// extract returns the request's token, "" when it has none, or an error
+// wrapping ErrMalformedCredentials.
+func (c *middlewareConfig) extract(r *http.Request) (string, error) {
+	if c.extractor != nil {
+		token, err := c.extractor(r)
+		if err != nil {
+			return "", fmt.Errorf("%w: %w", ErrMalformedCredentials, err)
+		}
+		return token, nil
+	}
+	token, status := extractToken(r, c.cookie)
+	switch status {
+	case tokenMissing:
+		return "", nil
+	case tokenMalformed:
+		return "", errMalformedHeader
+	}
+	return token, nil
+}
+
+// DefaultErrorHandler returns the refusal [Middleware] writes by default,
+// per RFC 6750, with a WWW-Authenticate challenge naming realm on every
+// refusal, Cache-Control: no-store and a short JSON body:
+//   - no credentials ([ErrMissingToken]): 401, `Bearer realm="api"`;
+//   - malformed credentials ([ErrMalformedCredentials]): 400 with
+//     error="invalid_request";
+//   - any other error (an invalid, expired or revoked token, a KeyFunc
+//     failure): 401 with error="invalid_token" and an error_description
+//     that says which, without further detail.
+//
+// It is safe for concurrent use; call it from your own handler to keep
+// these answers while logging.
+func DefaultErrorHandler(realm string) func(http.ResponseWriter, *http.Request, error) {
+	q := quoteAuthParam(realm)
+	return func(w http.ResponseWriter, _ *http.Request, err error) {
+		switch {
+		case errors.Is(err, ErrMissingToken):
+			refuse(w, http.StatusUnauthorized, `Bearer realm=`+q, "unauthorized", "a bearer token is required")
+		case errors.Is(err, ErrMalformedCredentials):
+			refuse(w, http.StatusBadRequest, `Bearer realm=`+q+`, error="invalid_request", error_description="malformed bearer token"`,
+				"invalid_request", "malformed bearer token")
+		default:
+			desc := describe(err)
+			refuse(w, http.StatusUnauthorized, `Bearer realm=`+q+`, error="invalid_token", error_description="`+desc+`"`,
+				"invalid_token", desc)
+		}
 	}
 }
 

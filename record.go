@@ -34,6 +34,9 @@ const (
 	kindSubjectCutoff             // per-(issuer, subject) issued-before cutoff
 	kindGlobalCutoff              // engine-wide issued-before cutoff
 	kindConsumed                  // a single-use key that has been used
+
+	kindSubjectCutoffMillis // the milliseconds of a subject cutoff, per epoch (cutoff.go)
+	kindGlobalCutoffMillis  // the milliseconds of the global cutoff, per epoch (cutoff.go)
 	numKinds
 )
 
@@ -45,6 +48,9 @@ var kindSeeds = [numKinds]uint64{
 	kindSubjectCutoff: 0x51f3_88c2_0de7_b419,
 	kindGlobalCutoff:  0xe26a_7b93_c5d0_4f81,
 	kindConsumed:      0x3b8e_f4d6_1279_ac5d,
+
+	kindSubjectCutoffMillis: 0xa7d2_5c19_e83f_604b,
+	kindGlobalCutoffMillis:  0x64b1_0f8e_3ad7_c295,
 }
 
 // fingerprint returns the 64-bit fingerprint of key in the domain of k:

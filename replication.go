@@ -32,8 +32,9 @@ func (r record) export() Record {
 // record is applied in memory and, when the engine persists, made durable.
 // Records applied with [Engine.Apply] are not passed on, so replicas do not
 // echo each other. fn runs on the revoking goroutine, outside every engine
-// lock; if it returns an error, the revoking call returns that error (the
-// record stays revoked locally: more revoked, never less). A nil fn removes
+// lock; if it returns an error, the revoking call returns an error wrapping
+// [ErrNotPropagated] and fn's error (the record stays revoked locally: more
+// revoked, never less; Consume still reports first == true). A nil fn removes
 // the observer. Safe for concurrent use.
 func (e *Engine) SetObserver(fn func(Record) error) {
 	if fn == nil {
@@ -46,7 +47,7 @@ func (e *Engine) SetObserver(fn func(Record) error) {
 func (e *Engine) notify(r record) error {
 	if fn := e.observer.Load(); fn != nil {
 		if err := (*fn)(r.export()); err != nil {
-			return fmt.Errorf("revoke: observer: %w", err)
+			return fmt.Errorf("%w: observer: %w", ErrNotPropagated, err)
 		}
 	}
 	return nil

@@ -3,11 +3,9 @@ package revoke
 import (
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -114,8 +112,8 @@ func TestTokenKey(t *testing.T) {
 		unparsed := jwt.NewWithClaims(jwt.SigningMethodHS256, claims("auth", "a", "", time.Hour))
 		_, err = TokenKey(unparsed)
 		assert.ErrorIs(t, err, ErrEmptyKey, "no jti and no Raw: no key")
-		assert.ErrorIs(t, e.RevokeToken(unparsed), ErrEmptyKey)
-		bad := &jwt.Token{Raw: "a.b.c", Claims: jwt.MapClaims{"jti": 42.0}}
+		assert.ErrorIs(t, e.RevokeToken(unparsed), ErrUnverifiedToken)
+		bad := &jwt.Token{Raw: "e30." + base64.RawURLEncoding.EncodeToString([]byte(`{"jti":42}`)) + ".c"}
 		_, err = TokenKey(bad)
 		assert.ErrorIs(t, err, jwt.ErrInvalidType)
 	})
@@ -159,11 +157,13 @@ func TestVerifierErrors(t *testing.T) {
 	parts := strings.Split(valid, ".")
 
 	cases := []struct {
-		name   string
-		token  string
-		keyFn  jwt.Keyfunc // default hs.keyFunc()
-		opts   []jwt.ParserOption
-		wantIs []error
+		name    string
+		token   string
+		keyFn   jwt.Keyfunc // default hs.keyFunc()
+		opts    []jwt.ParserOption
+		maxSize int
+		iatOpt  bool
+		wantIs  []error
 	}{
 		{name: "expired", token: hs.sign(t, &jwt.RegisteredClaims{ExpiresAt: jwt.NewNumericDate(now.Add(-time.Minute))}),
 			wantIs: []error{jwt.ErrTokenExpired}},
@@ -183,7 +183,7 @@ func TestVerifierErrors(t *testing.T) {
 			keyFn:  func(*jwt.Token) (any, error) { return rs.verifyKey, nil },
 			wantIs: []error{jwt.ErrTokenSignatureInvalid}},
 		{name: "too large", token: valid + strings.Repeat("A", DefaultMaxTokenSize), wantIs: []error{jwt.ErrTokenMalformed}},
-		{name: "too large for WithMaxTokenSize", token: valid, opts: []jwt.ParserOption{WithMaxTokenSize(len(valid) - 1)},
+		{name: "too large for MaxTokenSize", token: valid, maxSize: len(valid) - 1,
 			wantIs: []error{jwt.ErrTokenMalformed}},
 		{name: "no exp", token: hs.sign(t, &jwt.RegisteredClaims{IssuedAt: jwt.NewNumericDate(now)}),
 			wantIs: []error{jwt.ErrTokenRequiredClaimMissing}},
@@ -191,8 +191,20 @@ func TestVerifierErrors(t *testing.T) {
 			IssuedAt: jwt.NewNumericDate(now.Add(-2 * time.Hour)), ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}),
 			wantIs: []error{ErrTTLTooLong}},
 		{name: "exp beyond MaxTTL without iat", token: hs.sign(t, &jwt.RegisteredClaims{
-			ExpiresAt: jwt.NewNumericDate(now.Add(3 * time.Hour))}),
+			ExpiresAt: jwt.NewNumericDate(now.Add(3 * time.Hour))}), iatOpt: true,
 			wantIs: []error{ErrTTLTooLong}},
+		{name: "no iat", token: hs.sign(t, &jwt.RegisteredClaims{ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}),
+			wantIs: []error{jwt.ErrTokenRequiredClaimMissing}},
+		{name: "iat in the future", token: hs.sign(t, &jwt.RegisteredClaims{IssuedAt: jwt.NewNumericDate(now.Add(time.Minute)),
+			ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}),
+			wantIs: []error{jwt.ErrTokenUsedBeforeIssued}},
+		{name: "iat in the future, even without claims validation", token: hs.sign(t, &jwt.RegisteredClaims{IssuedAt: jwt.NewNumericDate(now.Add(time.Minute)),
+			ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}), opts: []jwt.ParserOption{jwt.WithoutClaimsValidation()},
+			wantIs: []error{jwt.ErrTokenUsedBeforeIssued}},
+		{name: "jti twice", token: hs.sign(t, rawClaims(`{"jti":"a","jti":"b","iat":%d,"exp":%d}`, now.Unix(), now.Add(time.Hour).Unix())),
+			wantIs: []error{jwt.ErrTokenMalformed}},
+		{name: "jti in another case", token: hs.sign(t, rawClaims(`{"jti":"a","JTI":"b","iat":%d,"exp":%d}`, now.Unix(), now.Add(time.Hour).Unix())),
+			wantIs: []error{jwt.ErrTokenMalformed}},
 		{name: "iat of the wrong type", token: hs.sign(t, jwt.MapClaims{"exp": float64(now.Add(time.Hour).Unix()), "iat": "yesterday"}),
 			wantIs: []error{jwt.ErrInvalidType}},
 		{name: "jti of the wrong type", token: hs.sign(t, jwt.MapClaims{"exp": float64(now.Add(time.Hour).Unix()), "jti": 7}),
@@ -207,7 +219,10 @@ func TestVerifierErrors(t *testing.T) {
 				kf = hs.keyFunc()
 				opts = append([]jwt.ParserOption{jwt.WithValidMethods([]string{"HS256"})}, opts...)
 			}
-			v := NewVerifier(e, kf, opts...)
+			var refusedWith []error
+			v, err := NewVerifierWithConfig(VerifierConfig{Engine: e, KeyFunc: kf, ParserOptions: opts, MaxTokenSize: c.maxSize, IssuedAtOptional: c.iatOpt,
+				OnRefuse: func(err error) { refusedWith = append(refusedWith, err) }})
+			require.NoError(t, err)
 			tok, err := v.Parse(c.token)
 			require.Error(t, err)
 			for _, want := range c.wantIs {
@@ -218,11 +233,15 @@ func TestVerifierErrors(t *testing.T) {
 				assert.False(t, tok.Valid)
 			}
 			assert.True(t, strings.HasPrefix(err.Error(), "revoke: ") || !errors.Is(err, ErrTTLTooLong))
+			assert.Equal(t, []error{err}, refusedWith, "OnRefuse hears of every refusal once, with the error returned")
 		})
 	}
 	t.Run("valid control", func(t *testing.T) {
-		_, err := hs.verifier(e).Parse(valid)
+		called := false
+		v := hs.verifierWith(VerifierConfig{Engine: e, OnRefuse: func(error) { called = true }})
+		_, err := v.Parse(valid)
 		require.NoError(t, err)
+		assert.False(t, called, "OnRefuse is not called for an accepted token")
 	})
 }
 
@@ -232,34 +251,59 @@ func signHS(t *testing.T, secret []byte, c jwt.Claims) string {
 	return s
 }
 
-func TestNewVerifierLeeway(t *testing.T) {
+// Configuration mistakes are errors wrapping ErrInvalidConfig, never a panic
+// and never a silent override.
+func TestNewVerifierConfigErrors(t *testing.T) {
 	hs := algByName(t, "HS256")
 	e := newTestEngine(t, Config{Leeway: 30 * time.Second})
 	cases := []struct {
-		name      string
-		opts      []jwt.ParserOption
-		wantPanic bool
+		name    string
+		cfg     VerifierConfig
+		wantErr string // substring of the error; "" for no error
 	}{
-		{"none", nil, false},
-		{"smaller", []jwt.ParserOption{jwt.WithLeeway(10 * time.Second)}, false},
-		{"equal", []jwt.ParserOption{jwt.WithLeeway(30 * time.Second)}, false},
-		{"larger by a nanosecond", []jwt.ParserOption{jwt.WithLeeway(30*time.Second + 1)}, true},
-		{"larger, among other options", []jwt.ParserOption{jwt.WithAudience("api"), jwt.WithLeeway(time.Hour), jwt.WithTimeFunc(time.Now)}, true},
-		{"larger then overridden by a smaller one", []jwt.ParserOption{jwt.WithLeeway(time.Hour), jwt.WithLeeway(time.Second)}, false},
+		{"none", VerifierConfig{}, ""},
+		{"smaller leeway", VerifierConfig{ParserOptions: []jwt.ParserOption{jwt.WithLeeway(10 * time.Second)}}, ""},
+		{"equal leeway", VerifierConfig{ParserOptions: []jwt.ParserOption{jwt.WithLeeway(30 * time.Second)}}, ""},
+		{"leeway larger by a nanosecond", VerifierConfig{ParserOptions: []jwt.ParserOption{jwt.WithLeeway(30*time.Second + 1)}}, "larger than the engine's Config.Leeway (30s)"},
+		{"larger leeway among other options", VerifierConfig{ParserOptions: []jwt.ParserOption{jwt.WithAudience("api"), jwt.WithLeeway(time.Hour)}}, "WithLeeway"},
+		{"larger leeway then overridden by a smaller one", VerifierConfig{ParserOptions: []jwt.ParserOption{jwt.WithLeeway(time.Hour), jwt.WithLeeway(time.Second)}}, ""},
+		{"WithTimeFunc", VerifierConfig{ParserOptions: []jwt.ParserOption{jwt.WithTimeFunc(time.Now)}}, "WithTimeFunc"},
+		{"WithTimeFunc among others", VerifierConfig{ParserOptions: []jwt.ParserOption{jwt.WithIssuer("x"), jwt.WithTimeFunc(time.Now), jwt.WithJSONNumber()}}, "WithTimeFunc"},
+		{"other options pass", VerifierConfig{ParserOptions: []jwt.ParserOption{jwt.WithIssuer("x"), jwt.WithAudience("y"), jwt.WithJSONNumber(),
+			jwt.WithStrictDecoding(), jwt.WithPaddingAllowed(), jwt.WithIssuedAt(), jwt.WithoutClaimsValidation()}}, ""},
+		{"nil option", VerifierConfig{ParserOptions: []jwt.ParserOption{nil}}, "ParserOptions[1] is nil"},
+		{"negative MaxTokenSize", VerifierConfig{MaxTokenSize: -1}, "MaxTokenSize"},
+		{"nil engine", VerifierConfig{Engine: (*Engine)(nil)}, "Engine is nil"},
+		{"nil key func", VerifierConfig{KeyFunc: jwt.Keyfunc(nil)}, "KeyFunc is nil"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := func() { NewVerifier(e, hs.keyFunc(), c.opts...) }
-			if c.wantPanic {
-				assert.PanicsWithValue(t, "revoke: NewVerifier: a jwt.WithLeeway option is larger than the engine's Config.Leeway (30s): "+
-					"the parser would accept tokens whose revocation the engine has already forgotten; raise Config.Leeway instead", f)
-			} else {
-				assert.NotPanics(t, f)
+			cfg := c.cfg
+			if c.name != "nil engine" {
+				cfg.Engine = e
 			}
+			if c.name != "nil key func" {
+				cfg.KeyFunc = hs.keyFunc()
+			}
+			cfg.ParserOptions = append([]jwt.ParserOption{jwt.WithValidMethods([]string{"HS256"})}, cfg.ParserOptions...)
+			var v *Verifier
+			var err error
+			require.NotPanics(t, func() { v, err = NewVerifierWithConfig(cfg) })
+			if c.wantErr == "" {
+				require.NoError(t, err)
+				assert.NotNil(t, v)
+				return
+			}
+			require.ErrorIs(t, err, ErrInvalidConfig)
+			assert.Contains(t, err.Error(), c.wantErr)
+			assert.True(t, strings.HasPrefix(err.Error(), "revoke: "))
+			assert.Nil(t, v)
 		})
 	}
-	assert.Panics(t, func() { NewVerifier(nil, hs.keyFunc()) })
-	assert.Panics(t, func() { NewVerifier(e, nil) })
+	_, err := NewVerifier(nil, hs.keyFunc())
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+	_, err = NewVerifier(e, nil)
+	assert.ErrorIs(t, err, ErrInvalidConfig)
 }
 
 // A token expired less than Leeway ago is still accepted by the parser, so
@@ -301,10 +345,9 @@ func TestVerifierOwnExpiryCheck(t *testing.T) {
 		require.NoError(t, err)
 		defer e.Close()
 		token := hs.sign(t, claims("auth", "alice", "", time.Minute))
-		past := time.Now()
 		for name, opt := range map[string]jwt.ParserOption{
 			"WithoutClaimsValidation": jwt.WithoutClaimsValidation(),
-			"WithTimeFunc":            jwt.WithTimeFunc(func() time.Time { return past }),
+			"WithLeeway(0)":           jwt.WithLeeway(0),
 		} {
 			v := hs.verifier(e, opt)
 			tok, err := v.Parse(token)
@@ -333,7 +376,7 @@ func TestVerifierExpirationOptional(t *testing.T) {
 		_, err = strict.Parse(noExp)
 		assert.ErrorIs(t, err, jwt.ErrTokenRequiredClaimMissing)
 
-		lenient := hs.verifier(e, WithExpirationOptional())
+		lenient := hs.verifierWith(VerifierConfig{Engine: e, ExpirationOptional: true})
 		tok, err := lenient.Parse(noExp)
 		require.NoError(t, err)
 		_, err = lenient.Parse(noTimes)
@@ -348,11 +391,6 @@ func TestVerifierExpirationOptional(t *testing.T) {
 		assert.Zero(t, e.Len())
 		_, err = lenient.Parse(noExp)
 		assert.ErrorIs(t, err, jwt.ErrTokenExpired, "a revoked token never comes back")
-
-		// The option only acts inside NewVerifier.
-		p := jwt.NewParser(WithExpirationOptional(), WithMaxTokenSize(1), jwt.WithExpirationRequired())
-		_, err = p.Parse(noTimes, hs.keyFunc())
-		assert.ErrorIs(t, err, jwt.ErrTokenRequiredClaimMissing)
 	})
 }
 
@@ -428,10 +466,11 @@ func TestVerifierParseAllocs(t *testing.T) {
 					token := alg.sign(t, claims("auth", "alice", jti, time.Hour))
 					opts := []jwt.ParserOption{jwt.WithValidMethods([]string{alg.method.Alg()}),
 						jwt.WithLeeway(0), jwt.WithExpirationRequired()}
-					v := NewVerifier(e, alg.keyFunc(), opts...)
+					v, err := NewVerifier(e, alg.keyFunc(), opts...)
+					require.NoError(t, err)
 					p := jwt.NewParser(opts...)
 					c := ck.new()
-					_, err := v.ParseWithClaims(token, c)
+					_, err = v.ParseWithClaims(token, c)
 					require.NoError(t, err)
 					base := testing.AllocsPerRun(50, func() {
 						if _, err := p.ParseWithClaims(token, c, alg.keyFunc()); err != nil {
@@ -447,49 +486,6 @@ func TestVerifierParseAllocs(t *testing.T) {
 				}
 			})
 		}
-	}
-}
-
-// tokenFacts reads MapClaims times exactly as golang-jwt does.
-func TestMapTimeMatchesGolangJWT(t *testing.T) {
-	values := []any{1700000000.0, 1700000000.75, json.Number("1700000000"), json.Number("1700000000.5"),
-		0.0, -5.0, -5.5, 1.0}
-	for _, v := range values {
-		m := jwt.MapClaims{"exp": v}
-		want, err := m.GetExpirationTime()
-		require.NoError(t, err)
-		got, ok, err := mapTime(m, "exp")
-		require.NoError(t, err, "%v", v)
-		if want == nil {
-			assert.False(t, ok, "%v: absent for golang-jwt", v)
-			continue
-		}
-		require.True(t, ok, "%v", v)
-		assert.True(t, want.Time.Equal(got), "%v: golang-jwt %v, ours %v", v, want.Time, got)
-	}
-	for _, bad := range []any{"soon", json.Number("x"), math.Inf(1), math.NaN(), 1e13, true} {
-		_, _, err := mapTime(jwt.MapClaims{"exp": bad}, "exp")
-		assert.ErrorIs(t, err, jwt.ErrInvalidType, "%v", bad)
-	}
-}
-
-// NewVerifier detects options that turn golang-jwt's claims validation off
-// and then checks expiry itself; otherwise golang-jwt's check suffices.
-func TestSkipsClaimsValidation(t *testing.T) {
-	cases := []struct {
-		name string
-		opts []jwt.ParserOption
-		want bool
-	}{
-		{"no options", nil, false},
-		{"method list without HS256", []jwt.ParserOption{jwt.WithValidMethods([]string{"RS256"})}, false},
-		{"audience, issuer, leeway, time func", []jwt.ParserOption{jwt.WithAudience("x"), jwt.WithIssuer("y"),
-			jwt.WithLeeway(time.Hour), jwt.WithTimeFunc(func() time.Time { return time.Unix(0, 0) })}, false},
-		{"WithoutClaimsValidation", []jwt.ParserOption{jwt.WithoutClaimsValidation()}, true},
-		{"WithoutClaimsValidation among others", []jwt.ParserOption{jwt.WithJSONNumber(), jwt.WithoutClaimsValidation(), jwt.WithStrictDecoding()}, true},
-	}
-	for _, c := range cases {
-		assert.Equal(t, c.want, skipsClaimsValidation(c.opts), c.name)
 	}
 }
 

@@ -58,8 +58,12 @@ func newAPI(e *revoke.Engine) (*api, error) {
 		return nil, err
 	}
 	a := &api{e: e, secret: secret}
-	a.v = revoke.NewVerifier(e, func(*jwt.Token) (any, error) { return a.secret, nil },
+	v, err := revoke.NewVerifier(e, func(*jwt.Token) (any, error) { return a.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithIssuer(apiIssuer))
+	if err != nil {
+		return nil, err
+	}
+	a.v = v
 	return a, nil
 }
 

@@ -1,0 +1,538 @@
+package revoke
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// The signed-payload reader. The revocation checks need five facts of a
+// token: its issuer, jti and subject (for its keys) and its iat and exp (for
+// cutoffs, expiry and retention). They are read from the token's signed
+// payload itself — the bytes between the two dots, base64url-decoded — and
+// never from the claims value the caller parsed into: two claims types may
+// read the same payload differently (a struct field of its own named jti, an
+// embedded jwt.RegisteredClaims shadowed by an outer field, a type that hides
+// iat), and a key that depended on the claims type would let a token revoked
+// through one type pass through another.
+//
+// encoding/json matches struct fields case-insensitively (Unicode simple
+// folding: "JTI", "Jti" and "\u017fub" all fill a field tagged jti or sub)
+// and lets the last duplicate win, while MapClaims sees only the exact
+// names. A payload in which a registered time or identity claim (iss, sub,
+// jti, iat, exp, nbf) appears twice, or under another case, would give two
+// readers two answers, so it is refused as malformed. The exact-case members
+// are then the only ones any reader can see.
+//
+// The reader scans the top-level members of the object once, left to right,
+// without allocating when the payload fits payloadBufSize (the decoded bytes
+// live in the caller's stack buffer and the facts slice into them).
+
+// payloadBufSize is the stack buffer for a decoded payload; larger payloads
+// are decoded into the heap.
+const payloadBufSize = 1024
+
+// tokenFacts are the claims the revocation layer needs, read from the signed
+// payload. iss, sub and jti are spans of the decoded payload (offsets, not
+// slices, so that the payload buffer can stay on the caller's stack).
+type tokenFacts struct {
+	iss, sub, jti span
+	// expMs and iatMs are exp and iat in Unix milliseconds, rounded down.
+	expMs, iatMs   int64
+	hasExp, hasIat bool
+}
+
+// span is the range [lo, hi) of a string in the decoded payload.
+type span struct{ lo, hi int }
+
+func (s span) of(p []byte) []byte { return p[s.lo:s.hi] }
+func (s span) empty() bool        { return s.hi == s.lo }
+
+// claim bits, one per registered name the reader watches.
+const (
+	claimIss = 1 << iota
+	claimSub
+	claimJTI
+	claimIat
+	claimExp
+	claimNbf
+)
+
+var watchedClaims = [...]struct {
+	name, folded string
+	bit          int
+}{
+	{"iss", "ISS", claimIss}, {"sub", "SUB", claimSub}, {"jti", "JTI", claimJTI},
+	{"iat", "IAT", claimIat}, {"exp", "EXP", claimExp}, {"nbf", "NBF", claimNbf},
+}
+
+// maxClaimSeconds bounds the numeric dates accepted (about year 33658), so
+// that conversions to milliseconds and time.Time cannot overflow.
+const maxClaimSeconds = 1e12
+
+var (
+	errPayloadSegments = fmt.Errorf("revoke: token has no payload segment: %w", jwt.ErrTokenMalformed)
+	errPayloadBase64   = fmt.Errorf("revoke: payload is not base64url: %w", jwt.ErrTokenMalformed)
+	errPayloadJSON     = fmt.Errorf("revoke: payload is not a JSON object: %w", jwt.ErrTokenMalformed)
+	errPayloadUTF8     = fmt.Errorf("revoke: a registered claim is not valid UTF-8: %w", jwt.ErrTokenMalformed)
+	errClaimString     = fmt.Errorf("revoke: iss, sub and jti must be strings: %w: %w", jwt.ErrTokenMalformed, jwt.ErrInvalidType)
+	errClaimNumber     = fmt.Errorf("revoke: iat, exp and nbf must be numbers within ±1e12 seconds: %w: %w", jwt.ErrTokenMalformed, jwt.ErrInvalidType)
+)
+
+// payloadSegment returns the payload segment of a compact JWS.
+func payloadSegment(raw string) (string, bool) {
+	_, rest, ok := strings.Cut(raw, ".")
+	if !ok {
+		return "", false
+	}
+	seg, _, ok := strings.Cut(rest, ".")
+	return seg, ok
+}
+
+// readToken decodes the payload of raw into buf (or the heap when it does
+// not fit), reads the facts from it and returns it. The error wraps
+// [jwt.ErrTokenMalformed].
+func (f *tokenFacts) readToken(raw string, buf []byte) ([]byte, error) {
+	seg, ok := payloadSegment(raw)
+	if !ok {
+		return nil, errPayloadSegments
+	}
+	// golang-jwt decodes with RawURLEncoding, or URLEncoding with padding
+	// when WithPaddingAllowed: both give the same bytes as RawURLEncoding
+	// of the segment without its padding.
+	seg = strings.TrimRight(seg, "=")
+	n := base64.RawURLEncoding.DecodedLen(len(seg))
+	if n > len(buf) {
+		buf = make([]byte, n)
+	}
+	n, err := base64.RawURLEncoding.Decode(buf[:n], []byte(seg))
+	if err != nil {
+		return nil, errPayloadBase64
+	}
+	p := buf[:n]
+	return p, f.readPayload(p)
+}
+
+// readPayload reads the facts from a decoded payload, which it may modify
+// (escaped strings are unescaped in place).
+func (f *tokenFacts) readPayload(p []byte) error {
+	*f = tokenFacts{}
+	i := skipSpace(p, 0)
+	if i >= len(p) || p[i] != '{' {
+		return errPayloadJSON
+	}
+	i = skipSpace(p, i+1)
+	if i < len(p) && p[i] == '}' {
+		return f.finish(p, i+1)
+	}
+	seen := 0
+	for {
+		if i >= len(p) || p[i] != '"' {
+			return errPayloadJSON
+		}
+		ks, ke, esc, next, ok := scanString(p, i)
+		if !ok {
+			return errPayloadJSON
+		}
+		bit, exact := classifyKey(p[ks:ke], esc)
+		i = skipSpace(p, next)
+		if i >= len(p) || p[i] != ':' {
+			return errPayloadJSON
+		}
+		i = skipSpace(p, i+1)
+		if bit != 0 {
+			if !exact || seen&bit != 0 {
+				return fmt.Errorf("revoke: claim %q appears twice or in another case: %w", watchedName(bit), jwt.ErrTokenMalformed)
+			}
+			seen |= bit
+			var err error
+			if i, err = f.readMember(p, i, bit); err != nil {
+				return err
+			}
+		} else if i, ok = skipValue(p, i); !ok {
+			return errPayloadJSON
+		}
+		i = skipSpace(p, i)
+		if i >= len(p) {
+			return errPayloadJSON
+		}
+		switch p[i] {
+		case ',':
+			i = skipSpace(p, i+1)
+		case '}':
+			return f.finish(p, i+1)
+		default:
+			return errPayloadJSON
+		}
+	}
+}
+
+// finish accepts only white space after the object.
+func (f *tokenFacts) finish(p []byte, i int) error {
+	if skipSpace(p, i) != len(p) {
+		return errPayloadJSON
+	}
+	return nil
+}
+
+func watchedName(bit int) string {
+	for _, c := range watchedClaims {
+		if c.bit == bit {
+			return c.name
+		}
+	}
+	return "?"
+}
+
+// readMember reads the value at p[i:] of the watched claim bit and returns
+// the index after it.
+func (f *tokenFacts) readMember(p []byte, i, bit int) (int, error) {
+	switch bit {
+	case claimIss, claimSub, claimJTI:
+		if i >= len(p) || p[i] != '"' {
+			return 0, errClaimString
+		}
+		s, e, esc, next, ok := scanString(p, i)
+		if !ok {
+			return 0, errPayloadJSON
+		}
+		if esc {
+			v, ok := unescapeInPlace(p[s:e])
+			if !ok {
+				return 0, errPayloadJSON
+			}
+			e = s + len(v)
+		}
+		if !utf8.Valid(p[s:e]) {
+			// encoding/json would replace the bad bytes with U+FFFD: refuse
+			// rather than guess which spelling a caller would hash.
+			return 0, errPayloadUTF8
+		}
+		switch bit {
+		case claimIss:
+			f.iss = span{s, e}
+		case claimSub:
+			f.sub = span{s, e}
+		default:
+			f.jti = span{s, e}
+		}
+		return next, nil
+	default:
+		ms, rem, next, ok := scanMillis(p, i)
+		if !ok {
+			return 0, errClaimNumber
+		}
+		switch bit {
+		case claimIat:
+			f.iatMs, f.hasIat = ms, true // rounded down: more cutoffs cover it
+		case claimExp:
+			if rem {
+				ms++ // rounded up: retained at least as long as accepted
+			}
+			f.expMs, f.hasExp = ms, true
+		}
+		return next, nil
+	}
+}
+
+func skipSpace(p []byte, i int) int {
+	for i < len(p) && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanString scans the JSON string starting at p[i] == '"'. It returns the
+// bounds of its contents, whether they hold an escape, and the index after
+// the closing quote.
+func scanString(p []byte, i int) (start, end int, escaped bool, next int, ok bool) {
+	start = i + 1
+	for j := start; j < len(p); j++ {
+		switch c := p[j]; {
+		case c == '"':
+			return start, j, escaped, j + 1, true
+		case c == '\\':
+			escaped = true
+			j++ // the escaped byte; \uXXXX digits are plain bytes
+		case c < 0x20:
+			return 0, 0, false, 0, false
+		}
+	}
+	return 0, 0, false, 0, false
+}
+
+// classifyKey returns the watched claim a member name stands for under
+// encoding/json's case-insensitive matching (0 for none), and whether it is
+// that claim's exact name.
+func classifyKey(k []byte, escaped bool) (bit int, exact bool) {
+	var buf [3]byte
+	name := k
+	if escaped {
+		// Unescape a copy: the longest watched name is 3 bytes, and a key
+		// folding to one is at most 3 runes of at most 3 bytes each.
+		if len(k) > 3*12 {
+			return 0, false
+		}
+		var tmp [36]byte
+		u, ok := unescapeInPlace(append(tmp[:0], k...))
+		if !ok {
+			return 0, false
+		}
+		name = u
+	} else if len(k) == 3 {
+		for _, c := range watchedClaims {
+			if string(k) == c.name {
+				return c.bit, true
+			}
+		}
+	}
+	// Fold as encoding/json does (fold.go: ASCII upper case, other runes to
+	// the smallest rune of their simple-folding orbit).
+	n := 0
+	for i := 0; i < len(name); {
+		r, size := rune(name[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRune(name[i:])
+			r = foldRune(r)
+		} else if 'a' <= r && r <= 'z' {
+			r -= 'a' - 'A'
+		}
+		i += size
+		if r >= utf8.RuneSelf || n == len(buf) {
+			return 0, false // folds to something no watched name folds to
+		}
+		buf[n] = byte(r)
+		n++
+	}
+	if n != 3 {
+		return 0, false
+	}
+	for _, c := range watchedClaims {
+		if string(buf[:]) == c.folded {
+			return c.bit, string(name) == c.name
+		}
+	}
+	return 0, false
+}
+
+// foldRune is encoding/json's: the smallest rune of r's simple-folding
+// orbit.
+func foldRune(r rune) rune {
+	for {
+		r2 := unicode.SimpleFold(r)
+		if r2 <= r {
+			return r2
+		}
+		r = r2
+	}
+}
+
+// unescapeInPlace decodes the JSON escapes of a string's contents in place,
+// as encoding/json does (a lone or invalid surrogate becomes U+FFFD), and
+// returns the shorter result.
+func unescapeInPlace(s []byte) ([]byte, bool) {
+	w := 0
+	for r := 0; r < len(s); {
+		c := s[r]
+		if c != '\\' {
+			s[w] = c
+			w++
+			r++
+			continue
+		}
+		if r+1 >= len(s) {
+			return nil, false
+		}
+		switch e := s[r+1]; e {
+		case '"', '\\', '/':
+			s[w] = e
+		case 'b':
+			s[w] = '\b'
+		case 'f':
+			s[w] = '\f'
+		case 'n':
+			s[w] = '\n'
+		case 'r':
+			s[w] = '\r'
+		case 't':
+			s[w] = '\t'
+		case 'u':
+			rr, ok := hex4(s, r+2)
+			if !ok {
+				return nil, false
+			}
+			r += 6
+			if utf16.IsSurrogate(rr) {
+				if rr2, ok := hex4(s, r+2); ok && r+1 < len(s) && s[r] == '\\' && s[r+1] == 'u' {
+					if dec := utf16.DecodeRune(rr, rr2); dec != unicode.ReplacementChar {
+						w += utf8.EncodeRune(s[w:], dec)
+						r += 6
+						continue
+					}
+				}
+				rr = unicode.ReplacementChar
+			}
+			w += utf8.EncodeRune(s[w:], rr)
+			continue
+		default:
+			return nil, false
+		}
+		w++
+		r += 2
+	}
+	return s[:w], true
+}
+
+// hex4 reads the four hex digits of a \u escape at s[i:].
+func hex4(s []byte, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s[i : i+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// scanMillis reads the JSON number at p[i:] as Unix seconds and returns it
+// in milliseconds, rounded down, and whether a fraction of a millisecond was
+// dropped. The common form (digits, optionally a fraction) is converted
+// exactly; others go through strconv.ParseFloat.
+func scanMillis(p []byte, i int) (ms int64, rem bool, next int, ok bool) {
+	j := i
+	if j < len(p) && p[j] == '-' {
+		j++
+	}
+	digits := j
+	for j < len(p) && '0' <= p[j] && p[j] <= '9' {
+		j++
+	}
+	if j == digits || (p[digits] == '0' && j-digits > 1) {
+		return 0, false, 0, false
+	}
+	intEnd := j
+	fracStart, fracEnd := j, j
+	if j < len(p) && p[j] == '.' {
+		j++
+		fracStart = j
+		for j < len(p) && '0' <= p[j] && p[j] <= '9' {
+			j++
+		}
+		if j == fracStart {
+			return 0, false, 0, false
+		}
+		fracEnd = j
+	}
+	simple := p[i] != '-' && intEnd-digits <= 13
+	if j < len(p) && (p[j] == 'e' || p[j] == 'E') {
+		simple = false
+		j++
+		if j < len(p) && (p[j] == '+' || p[j] == '-') {
+			j++
+		}
+		expDigits := j
+		for j < len(p) && '0' <= p[j] && p[j] <= '9' {
+			j++
+		}
+		if j == expDigits {
+			return 0, false, 0, false
+		}
+	}
+	if simple {
+		var sec int64
+		for _, c := range p[digits:intEnd] {
+			sec = sec*10 + int64(c-'0')
+		}
+		if sec > maxClaimSeconds {
+			return 0, false, 0, false
+		}
+		var frac int64
+		for k := range 3 {
+			frac *= 10
+			if fracStart+k < fracEnd {
+				frac += int64(p[fracStart+k] - '0')
+			}
+		}
+		for _, c := range p[min(fracStart+3, fracEnd):fracEnd] {
+			rem = rem || c != '0'
+		}
+		return sec*1000 + frac, rem, j, true
+	}
+	x, err := strconv.ParseFloat(string(p[i:j]), 64)
+	if err != nil || math.IsNaN(x) || math.Abs(x) > maxClaimSeconds {
+		return 0, false, 0, false
+	}
+	f := math.Floor(x * 1000)
+	return int64(f), f != x*1000, j, true
+}
+
+// skipValue skips the JSON value at p[i:] and returns the index after it.
+// The payload has passed encoding/json already when it comes from a parse;
+// skipValue only has to find the value's end, safely on any input.
+func skipValue(p []byte, i int) (int, bool) {
+	depth := 0
+	for i < len(p) {
+		switch c := p[i]; c {
+		case '"':
+			_, _, _, next, ok := scanString(p, i)
+			if !ok {
+				return 0, false
+			}
+			i = next
+		case '{', '[':
+			depth++
+			i++
+		case '}', ']':
+			if depth == 0 {
+				return 0, false
+			}
+			depth--
+			i++
+		case ',', ':':
+			if depth == 0 {
+				return 0, false
+			}
+			i++
+		default:
+			if isSpace(c) {
+				if depth == 0 {
+					return i, true
+				}
+				i++
+				continue
+			}
+			// A number or a literal: up to the next delimiter.
+			start := i
+			for i < len(p) && !isSpace(p[i]) && p[i] != ',' && p[i] != '}' && p[i] != ']' && p[i] != ':' && p[i] != '"' && p[i] != '{' && p[i] != '[' {
+				i++
+			}
+			if i == start {
+				return 0, false
+			}
+		}
+		if depth == 0 {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
