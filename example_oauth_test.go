@@ -22,7 +22,10 @@ func ExampleRevocationHandler() {
 		panic(err)
 	}
 	defer e.Close()
-	v := revoke.NewVerifier(e, keyFunc, jwt.WithValidMethods([]string{"HS256"}))
+	v, err := revoke.NewVerifier(e, keyFunc, jwt.WithValidMethods([]string{"HS256"}))
+	if err != nil {
+		panic(err)
+	}
 	clients := revoke.ClientSecretBasic(func(id string) (string, bool) {
 		return "gX1fBat3bV", id == "s6BhdRkqt3" // look secrets up your own way
 	})

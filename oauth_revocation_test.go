@@ -90,7 +90,8 @@ func TestRevocationHandler(t *testing.T) {
 		assert.True(t, accepted(t, v, real), "the (iss, jti) of an unverified token must not be revoked")
 	})
 	t.Run("expired", func(t *testing.T) {
-		token := hs.sign(t, &typedClaims{RegisteredClaims: jwt.RegisteredClaims{ID: "old", ExpiresAt: jwt.NewNumericDate(time.Now().Add(-time.Hour))}})
+		token := hs.sign(t, &typedClaims{RegisteredClaims: jwt.RegisteredClaims{ID: "old",
+			IssuedAt: jwt.NewNumericDate(time.Now().Add(-2 * time.Hour)), ExpiresAt: jwt.NewNumericDate(time.Now().Add(-time.Hour))}})
 		before := e.Len()
 		assert.Equal(t, 200, revokeReq(token, ""))
 		assert.Equal(t, before, e.Len(), "nothing stored for an expired token")
@@ -253,5 +254,7 @@ func TestRevocationHandlerKeyUnavailable(t *testing.T) {
 // newOAuthVerifier is NewVerifier for a keyFunc of the test's own.
 func newOAuthVerifier(t *testing.T, e *Engine, keyFunc jwt.Keyfunc, opts ...jwt.ParserOption) *Verifier {
 	t.Helper()
-	return NewVerifier(e, keyFunc, opts...)
+	v, err := NewVerifier(e, keyFunc, opts...)
+	require.NoError(t, err)
+	return v
 }

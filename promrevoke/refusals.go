@@ -1,9 +1,8 @@
-//go:build jwtapi
-
 package promrevoke
 
 import (
 	"errors"
+	"net/http"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/jwtrevoke/revoke"
@@ -17,14 +16,15 @@ const (
 	ReasonSubjectCutoff = "subject_cutoff" // its subject was logged out everywhere (RevokeSubject)
 	ReasonGlobalCutoff  = "global_cutoff"  // issued before a RevokeAll cutoff
 	ReasonExpired       = "expired"        // past its exp (and the leeway)
-	ReasonMissing       = "missing"        // no token in the request (middleware)
-	ReasonInvalid       = "invalid"        // anything else: malformed, bad signature, wrong claims...
+	ReasonUnverifiable  = "unverifiable"   // no key could be found: a KeyFunc failure (a JWKS outage, an unknown kid)
+	ReasonMissing       = "missing"        // no credentials in the request (middleware, with ErrorHandler)
+	ReasonInvalid       = "invalid"        // anything else: malformed, bad signature, claims refused...
 )
 
 // reasons lists the label values in the order of Refusals.counters.
 var reasons = [...]string{
 	ReasonRevokedToken, ReasonSubjectCutoff, ReasonGlobalCutoff,
-	ReasonExpired, ReasonMissing, ReasonInvalid,
+	ReasonExpired, ReasonUnverifiable, ReasonMissing, ReasonInvalid,
 }
 
 // Refusals counts the tokens a [revoke.Verifier] (and so the middleware
@@ -33,6 +33,8 @@ var reasons = [...]string{
 // Install [Refusals.Observe] as the OnRefuse hook of
 // [revoke.VerifierConfig]: the Verifier calls it once per refused token and
 // never for an accepted one, so the path of an accepted token is unchanged.
+// Requests the middleware refuses before parsing (no credentials) are
+// counted with [Refusals.ErrorHandler].
 //
 // Every reason's series exists from the start at 0, so that rate() sees the
 // first refusal. A Refusals is safe for concurrent use.
@@ -83,10 +85,32 @@ func reasonIndex(err error) int {
 		return 2
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return 3
-	case errors.Is(err, revoke.ErrMissingToken):
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
 		return 4
+	case errors.Is(err, revoke.ErrMissingToken):
+		return 5
 	}
-	return 5
+	return 6
+}
+
+// ErrorHandler returns an error handler for [revoke.WithErrorHandler] that
+// counts the refusals the [revoke.Middleware] makes before any token reaches
+// the Verifier (no credentials: reason missing; malformed credentials:
+// reason invalid), then calls next (nil: [revoke.DefaultErrorHandler] with
+// [revoke.DefaultRealm]). The Verifier's own refusals are not counted here:
+// its OnRefuse hook counts them, once.
+//
+//	auth := revoke.Middleware(v, revoke.WithErrorHandler(refusals.ErrorHandler(nil)))
+func (r *Refusals) ErrorHandler(next func(http.ResponseWriter, *http.Request, error)) func(http.ResponseWriter, *http.Request, error) {
+	if next == nil {
+		next = revoke.DefaultErrorHandler(revoke.DefaultRealm)
+	}
+	return func(w http.ResponseWriter, req *http.Request, err error) {
+		if errors.Is(err, revoke.ErrMissingToken) || errors.Is(err, revoke.ErrMalformedCredentials) {
+			r.Observe(err)
+		}
+		next(w, req, err)
+	}
 }
 
 // Describe sends the descriptor of revoke_refusals_total.

@@ -1,8 +1,7 @@
-//go:build jwtapi
-
 package promrevoke
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -68,7 +67,7 @@ func TestRefusalsByReason(t *testing.T) {
 		_, err := v.Parse(valid)
 		require.NoError(t, err)
 	}
-	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(expectRefusals(0, 0, 0, 0, 0, 0))),
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(expectRefusals(0, 0, 0, 0, 0, 0, 0))),
 		"an accepted token counts nothing")
 
 	for _, c := range []struct {
@@ -80,15 +79,21 @@ func TestRefusalsByReason(t *testing.T) {
 			require.Error(t, err)
 		}
 	}
-	// The middleware's refusals go through the same Verifier.
-	h := revoke.Middleware(v)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
-	require.Equal(t, 401, w.Code)
-	r := httptest.NewRequest("GET", "/", nil)
-	r.Header.Set("Authorization", "Bearer "+revokedTok)
-	h.ServeHTTP(httptest.NewRecorder(), r)
-	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(expectRefusals(2, 2, 0, 3, 1, 5))))
+	// The middleware: its Verifier counts the tokens it refuses, the error
+	// handler what never reaches the Verifier, each once.
+	h := revoke.Middleware(v, revoke.WithErrorHandler(refusals.ErrorHandler(nil)))(
+		http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for _, authorization := range []string{"", "Bearer " + revokedTok, "Bearer a,b"} {
+		r := httptest.NewRequest("GET", "/", nil)
+		if authorization != "" {
+			r.Header.Set("Authorization", authorization)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		require.NotEqual(t, 200, w.Code)
+		assert.Equal(t, "no-store", w.Header().Get("Cache-Control"), "the default handler still answers")
+	}
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(expectRefusals(2, 2, 0, 3, 0, 1, 6))))
 
 	// The global cutoff, last: it covers every token above.
 	require.NoError(t, e.RevokeAll(time.Now()))
@@ -102,7 +107,7 @@ func TestRefusalsByReason(t *testing.T) {
 }
 
 // expectRefusals is the text exposition of revoke_refusals_total.
-func expectRefusals(revokedToken, subject, global, expired, missing, invalid int) string {
+func expectRefusals(revokedToken, subject, global, expired, unverifiable, missing, invalid int) string {
 	return `
 # HELP revoke_refusals_total Tokens refused by the Verifier, by reason.
 # TYPE revoke_refusals_total counter
@@ -112,6 +117,7 @@ revoke_refusals_total{reason="invalid"} ` + itoa(invalid) + `
 revoke_refusals_total{reason="missing"} ` + itoa(missing) + `
 revoke_refusals_total{reason="revoked_token"} ` + itoa(revokedToken) + `
 revoke_refusals_total{reason="subject_cutoff"} ` + itoa(subject) + `
+revoke_refusals_total{reason="unverifiable"} ` + itoa(unverifiable) + `
 `
 }
 
@@ -158,4 +164,23 @@ func BenchmarkRefusals(b *testing.B) {
 			refusals.Observe(err)
 		}
 	})
+}
+
+// TestReasonOfAKeyFuncFailure: a token whose key cannot be had is counted
+// apart from bad tokens (a JWKS outage is not an attack).
+func TestReasonOfAKeyFuncFailure(t *testing.T) {
+	e, err := revoke.New(revoke.Config{})
+	require.NoError(t, err)
+	defer e.Close()
+	refusals := NewRefusals()
+	v, err := revoke.NewVerifierWithConfig(revoke.VerifierConfig{
+		Engine: e, OnRefuse: refusals.Observe,
+		KeyFunc:       func(*jwt.Token) (any, error) { return nil, errors.New("jwks: connection refused") },
+		ParserOptions: []jwt.ParserOption{jwt.WithValidMethods([]string{"HS256"})},
+	})
+	require.NoError(t, err)
+	_, err = v.Parse(tokenFor(t, "alice", "k", time.Now(), time.Hour))
+	require.Error(t, err)
+	assert.Equal(t, ReasonUnverifiable, Reason(err))
+	assert.Equal(t, 1.0, testutil.ToFloat64(refusals.counters[4]))
 }
