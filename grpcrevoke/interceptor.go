@@ -166,13 +166,14 @@ func (a *authenticator) authenticate(ctx context.Context) (context.Context, stri
 	if err != nil {
 		return nil, "", err
 	}
-	return contextWithToken(ctx, tok), token, nil
+	return revoke.ContextWithToken(ctx, tok), token, nil
 }
 
 // UnaryServerInterceptor returns a unary interceptor that lets a call
 // through only with a valid, unrevoked bearer token in its "authorization"
 // metadata, verified by v; the handler finds the token with
-// [revoke.TokenFromContext] (and the claims with the core's typed accessor).
+// [revoke.TokenFromContext] and its claims with [revoke.ClaimsFromContext],
+// under the same context key as behind the net/http middleware.
 // A missing, malformed, invalid, expired or revoked token ends the call with
 // codes.Unauthenticated and a message that says which. Methods exempted with
 // [Skip] pass untouched.

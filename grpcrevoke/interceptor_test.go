@@ -45,13 +45,17 @@ type testService struct {
 	testpb.UnimplementedTestServiceServer
 }
 
+// subjectOf reads the subject with the core's typed accessor, for the
+// default claims type and for the one of WithClaims.
 func subjectOf(ctx context.Context) string {
-	tok, ok := tokenFromContext(ctx)
-	if !ok {
-		return "<no token>"
+	if c, ok := revoke.ClaimsFromContext[jwt.MapClaims](ctx); ok {
+		sub, _ := c.GetSubject()
+		return sub
 	}
-	sub, _ := tok.Claims.GetSubject()
-	return sub
+	if c, ok := revoke.ClaimsFromContext[*jwt.RegisteredClaims](ctx); ok {
+		return "registered:" + c.Subject
+	}
+	return "<no token>"
 }
 
 func (testService) UnaryCall(ctx context.Context, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
@@ -288,6 +292,20 @@ func TestLongStreamOutlivesRevocation(t *testing.T) {
 			require.Error(t, err)
 			assert.Equal(t, codes.Unauthenticated, status.Code(err))
 			assert.Contains(t, status.Convert(err).Message(), "the token is revoked")
+		})
+	}
+}
+
+func TestWithClaims(t *testing.T) {
+	for _, kind := range serverKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			env := newEnv(t, kind, WithClaims(func() jwt.Claims { return &jwt.RegisteredClaims{} }))
+			ctx := withAuth("Bearer " + tokenFor(t, "alice", "c", time.Now(), time.Hour))
+			for _, do := range []func(context.Context) (string, error){env.unary, env.stream} {
+				sub, err := do(ctx)
+				require.NoError(t, err)
+				assert.Equal(t, "registered:alice", sub)
+			}
 		})
 	}
 }

@@ -1,5 +1,3 @@
-//go:build jwtapi
-
 package grpcrevoke
 
 import (
