@@ -225,7 +225,7 @@ func newAPI(ctx context.Context, jwksURL string) (*api, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := exampleauth.NewVerifier(e, keyFunc,
+	v, err := revoke.NewVerifier(e, keyFunc,
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}), jwt.WithIssuer(exampleauth.Issuer))
 	if err != nil {
 		_ = e.Close()

@@ -41,7 +41,7 @@ func New() (*Auth, error) {
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	a := &Auth{Engine: e, secret: secret}
-	a.Verifier, err = NewVerifier(e, func(*jwt.Token) (any, error) { return a.secret, nil },
+	a.Verifier, err = revoke.NewVerifier(e, func(*jwt.Token) (any, error) { return a.secret, nil },
 		jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer(Issuer))
 	if err != nil {
 		_ = e.Close()
