@@ -72,7 +72,9 @@ type RevocationConfig struct {
 // Responses:
 //   - 200 with an empty body when the token is now revoked, and also for a
 //     token that is invalid, expired or already revoked (§2.2: the client
-//     cannot act on the difference, and an attacker learns nothing);
+//     cannot act on the difference, and an attacker learns nothing); a
+//     genuine token that is not valid yet (nbf or iat ahead of the clock)
+//     is revoked like a valid one, since it will be accepted later;
 //   - 400 invalid_request for a request that is not a POST form or whose
 //     token is missing or repeated (405 for another method);
 //   - 401 invalid_client with WWW-Authenticate when ClientAuth fails;
@@ -120,12 +122,22 @@ func (h *revocationHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	tok, err := h.cfg.Verifier.ParseWithClaims(req.token, claims)
 	switch {
+	case err == nil:
 	case errors.Is(err, jwt.ErrTokenUnverifiable):
 		// The key could not be had: the token may be genuine and live.
 		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the token's key is unavailable; retry later")
 		return
-	case err != nil:
-		// Invalid, expired or already revoked: nothing to do (§2.2).
+	case notYetValid(err) && tok != nil && len(tok.Signature) > 0:
+		// Genuine (golang-jwt judges the claims only once the signature
+		// has verified, and the Verifier's own iat check comes after
+		// that) but not valid yet: it will be accepted later, so it must
+		// be revoked now, or this 200 would be a revocation dropped.
+		verified := *tok
+		verified.Valid = true
+		tok = &verified
+	default:
+		// Invalid, expired or already revoked: never accepted again,
+		// nothing to do (§2.2).
 		writeRevoked(w)
 		return
 	}
@@ -159,4 +171,10 @@ func writeRevoked(w http.ResponseWriter) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
 	w.WriteHeader(http.StatusOK)
+}
+
+// notYetValid reports whether err refuses a token only for now: its nbf or
+// iat lies ahead (beyond the leeway).
+func notYetValid(err error) bool {
+	return errors.Is(err, jwt.ErrTokenNotValidYet) || errors.Is(err, jwt.ErrTokenUsedBeforeIssued)
 }

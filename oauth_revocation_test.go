@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -257,4 +258,46 @@ func newOAuthVerifier(t *testing.T, e *Engine, keyFunc jwt.Keyfunc, opts ...jwt.
 	v, err := NewVerifier(e, keyFunc, opts...)
 	require.NoError(t, err)
 	return v
+}
+
+// TestRevocationHandlerRevokesTokensNotValidYet: a genuine token whose nbf
+// or iat lies ahead is refused today and accepted later; answering 200
+// without revoking it would drop the revocation.
+func TestRevocationHandlerRevokesTokensNotValidYet(t *testing.T) {
+	hs := algByName(t, "HS256")
+	synctest.Test(t, func(t *testing.T) {
+		e := newTestEngine(t, Config{})
+		v := hs.verifier(e)
+		h, err := RevocationHandler(RevocationConfig{Verifier: v, ClientAuth: ClientSecretBasic(rfcClients)})
+		require.NoError(t, err)
+		now := time.Now()
+		cases := map[string]*jwt.RegisteredClaims{
+			"nbf ahead": {Issuer: "iss", ID: "nbf", IssuedAt: jwt.NewNumericDate(now),
+				NotBefore: jwt.NewNumericDate(now.Add(10 * time.Minute)), ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))},
+			"iat ahead": {Issuer: "iss", ID: "iat", IssuedAt: jwt.NewNumericDate(now.Add(10 * time.Minute)),
+				ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))},
+		}
+		tokens := map[string]string{}
+		for name, c := range cases {
+			tokens[name] = hs.sign(t, c)
+			_, err := v.Parse(tokens[name])
+			require.Error(t, err, "%s: not valid yet", name)
+			require.NotErrorIs(t, err, ErrRevoked)
+			w := serve(h, oauthPost("/revoke", rfcBasic, url.Values{"token": {tokens[name]}}))
+			require.Equal(t, 200, w.Code, name)
+		}
+		forged := hs.sign(t, &jwt.RegisteredClaims{Issuer: "iss", ID: "victim", IssuedAt: jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now.Add(10 * time.Minute)), ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))})
+		forged = forged[:strings.LastIndexByte(forged, '.')+1] + "AAAA"
+		require.Equal(t, 200, serve(h, oauthPost("/revoke", rfcBasic, url.Values{"token": {forged}})).Code)
+		victim := hs.sign(t, &jwt.RegisteredClaims{Issuer: "iss", ID: "victim", IssuedAt: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))})
+
+		time.Sleep(15 * time.Minute)
+		for name, token := range tokens {
+			_, err := v.Parse(token)
+			assert.ErrorIs(t, err, ErrTokenRevoked, "%s: valid now, and revoked", name)
+		}
+		assert.True(t, accepted(t, v, victim), "a forged not-yet-valid token revokes nothing")
+	})
 }
