@@ -184,3 +184,20 @@ func TestReasonOfAKeyFuncFailure(t *testing.T) {
 	assert.Equal(t, ReasonUnverifiable, Reason(err))
 	assert.Equal(t, 1.0, testutil.ToFloat64(refusals.counters[4]))
 }
+
+// TestObserveAllocatesNothing: counting a refusal is a walk of the error
+// chain and one atomic add.
+func TestObserveAllocatesNothing(t *testing.T) {
+	refusals := NewRefusals()
+	errs := []error{revoke.ErrTokenRevoked, revoke.ErrSubjectRevoked, revoke.ErrAllRevoked,
+		jwt.ErrTokenExpired, jwt.ErrTokenUnverifiable, revoke.ErrMissingToken, jwt.ErrTokenMalformed}
+	allocs := testing.AllocsPerRun(100, func() {
+		for _, err := range errs {
+			refusals.Observe(err)
+		}
+	})
+	assert.Zero(t, allocs)
+	for i := range reasons {
+		assert.Equal(t, 101.0, testutil.ToFloat64(refusals.counters[i]), reasons[i])
+	}
+}
