@@ -111,6 +111,9 @@ var (
 	errRevoked   = status.Error(codes.Unauthenticated, "grpcrevoke: the token is revoked")
 	errExpired   = status.Error(codes.Unauthenticated, "grpcrevoke: the token is expired")
 	errInvalid   = status.Error(codes.Unauthenticated, "grpcrevoke: the token is invalid")
+	// errNoKey: the Verifier's KeyFunc failed (a JWKS outage, an unknown
+	// kid): the token may be genuine, and the client may retry.
+	errNoKey = status.Error(codes.Unavailable, "grpcrevoke: the token's key is unavailable")
 )
 
 // bearer returns the token of the call's single "authorization" metadata
@@ -150,6 +153,8 @@ func (a *authenticator) parse(token string) (*jwt.Token, error) {
 		return nil, errRevoked
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return nil, errExpired
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return nil, errNoKey
 	default:
 		return nil, errInvalid
 	}
@@ -175,8 +180,10 @@ func (a *authenticator) authenticate(ctx context.Context) (context.Context, stri
 // [revoke.TokenFromContext] and its claims with [revoke.ClaimsFromContext],
 // under the same context key as behind the net/http middleware.
 // A missing, malformed, invalid, expired or revoked token ends the call with
-// codes.Unauthenticated and a message that says which. Methods exempted with
-// [Skip] pass untouched.
+// codes.Unauthenticated and a message that says which; a token whose key
+// the Verifier's KeyFunc could not find ([jwt.ErrTokenUnverifiable]: a JWKS
+// outage, an unknown kid) with codes.Unavailable, which clients may retry.
+// Methods exempted with [Skip] pass untouched.
 //
 // It is safe for concurrent use; a call costs one
 // [revoke.Verifier.ParseWithClaims], a metadata lookup and a context value.

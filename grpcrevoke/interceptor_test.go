@@ -310,6 +310,23 @@ func TestWithClaims(t *testing.T) {
 	}
 }
 
+// TestKeyUnavailable: a KeyFunc failure is Unavailable, not Unauthenticated:
+// the token may be genuine.
+func TestKeyUnavailable(t *testing.T) {
+	e, err := revoke.New(revoke.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = e.Close() })
+	v, err := revoke.NewVerifier(e, func(*jwt.Token) (any, error) { return nil, errors.New("jwks: connection refused") },
+		jwt.WithValidMethods([]string{"HS256"}))
+	require.NoError(t, err)
+	env := startServer(t, e, serverKinds[0].opts(v))
+	for _, do := range []func(context.Context) (string, error){env.unary, env.stream} {
+		_, err := do(withAuth("Bearer " + tokenFor(t, "alice", "k", time.Now(), time.Hour)))
+		assert.Equal(t, codes.Unavailable, status.Code(err))
+		assert.Contains(t, status.Convert(err).Message(), "key is unavailable")
+	}
+}
+
 func TestNilVerifierPanics(t *testing.T) {
 	assert.Panics(t, func() { UnaryServerInterceptor(nil) })
 	assert.Panics(t, func() { StreamServerInterceptor(nil) })
