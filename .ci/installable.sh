@@ -23,9 +23,18 @@ if ! git diff --quiet HEAD -- "$@"; then
 fi
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-(cd .ci/modproxy && go build -o "$work/modproxy" .)
 core=$(sed -n 's/^module //p' go.mod)
+modcache=$(go env GOMODCACHE)
+# Our zips are not the published ones: leave none of them in the module cache.
+cleanup() {
+	rm -rf "$work"
+	for d in "$modcache/cache/download/${core%/*}" "$modcache/${core%/*}"; do
+		[ -d "$d" ] && chmod -R u+w "$d" && rm -rf "$d"
+	done
+	return 0
+}
+trap cleanup EXIT
+(cd .ci/modproxy && go build -o "$work/modproxy" .)
 
 for dir in "$@"; do
 	echo "--- installable: $dir"

@@ -218,18 +218,20 @@ func (g *gen) add(m module.Version, dir, rev string) error {
 	if err != nil {
 		return fmt.Errorf("zip %s@%s: %w", m.Path, m.Version, err)
 	}
+	// "list" names the release versions only; it exists (empty) for a
+	// module with none, so that the go command does not ask the next proxy.
+	lf, err := os.OpenFile(filepath.Join(d, "list"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
 	if !module.IsPseudoVersion(m.Version) {
-		lf, err := os.OpenFile(filepath.Join(d, "list"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			return err
-		}
 		_, err = fmt.Fprintln(lf, m.Version)
-		if cerr := lf.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
+	}
+	if cerr := lf.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(os.Stderr, "modproxy: %s@%s from %s:%s\n", m.Path, m.Version, rev[:12], "/"+dir)
 
