@@ -15,19 +15,21 @@ type PublishMode int
 
 const (
 	// Queued (the default) hands the record to a bounded in-memory queue
-	// and returns at once; a background publisher sends it and retries,
-	// with backoff, until the stream acknowledges it. A full queue makes
-	// the revoking call fail with [ErrQueueFull]. Records still queued when
-	// the process dies are not published (they stay revoked locally, and in
-	// the engine's journal).
+	// (and, with a StateDir, to the outbox file) and returns at once; a
+	// background publisher sends it and retries, with backoff, until the
+	// stream acknowledges it. A full queue makes the revoking call fail
+	// with [ErrQueueFull]. Records still queued when the process dies are
+	// published by the next start from the outbox (without a StateDir they
+	// are lost for the other replicas, and stay revoked locally).
 	Queued PublishMode = iota
 	// Synchronous publishes from the revoking goroutine and returns only
 	// once the stream has acknowledged (stored, on a quorum of its
-	// replicas) the record, or with the error: a logout confirmed to the
-	// user is then known to every replica that can reach the stream. An
-	// error means the stream did not acknowledge in time, not that the
-	// record is lost: nats.go may still send it from its reconnect buffer,
-	// which can only revoke more.
+	// replicas) the record, or with an error wrapping [ErrPending]: a
+	// logout confirmed to the user is then known to every replica that
+	// can reach the stream. An error means the stream did not acknowledge
+	// in time, not that the record is lost: it is kept (outbox, queue)
+	// and retried in the background, and nats.go may also send it from
+	// its reconnect buffer, which can only revoke more.
 	Synchronous
 )
 

@@ -142,8 +142,15 @@ func (r *Replicator) publisher() {
 	defer close(r.pubDone)
 	select {
 	case <-r.attached:
-	case <-r.abort:
-		return // Close gave up waiting: what is queued stays in the outbox
+	case <-r.pubStop:
+		if r.queued.Load() == 0 {
+			return // closing while detached, nothing to publish
+		}
+		select {
+		case <-r.attached:
+		case <-r.abort:
+			return // Close gave up waiting: what is queued stays in the outbox
+		}
 	}
 	batch := make([]item, 0, maxBatch)
 	for {
