@@ -138,6 +138,7 @@ func (r *Replicator) consume() {
 				return
 			}
 		}
+		r.deleteConsumer() // the ordered consumer may have recreated itself on the new stream
 		r.streamResets.Add(1)
 		r.setStream(change.info, 0)
 		if !r.resubscribe(1) {

@@ -120,8 +120,9 @@ func serverAtLeast(v string, major, minor int) bool {
 }
 
 // A stream deleted and created again under running replicas (a lost
-// single-replica server, an operator's mistake, a deploy that recreates it)
-// starts its sequences over: a replica that goes on reading at its old
+// single-replica server, an operator's mistake, a deploy that recreates it;
+// or deleted only, in which case the watcher creates it again) starts its
+// sequences over: a replica that goes on reading at its old
 // sequence misses every record of the new stream. The watcher asks the
 // server for the stream's info every StreamCheckInterval, after each
 // consumer error and whenever CaughtUp finds another creation time, and
@@ -153,13 +154,10 @@ func (r *Replicator) watch() {
 			return
 		}
 		gen, created, handled := r.position()
-		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.PublishTimeout)
-		s, err := r.js.Stream(ctx, r.stream)
-		cancel()
+		info, err := r.streamInfo()
 		if err != nil {
-			continue // unreachable, or deleted and not created again yet
+			continue // unreachable; retried at the next tick
 		}
-		info := s.CachedInfo()
 		if info.Created.UnixNano() == created && info.State.LastSeq >= handled {
 			continue
 		}
@@ -175,6 +173,24 @@ func (r *Replicator) watch() {
 		}
 		r.resets <- streamChange{info: info, gen: gen}
 	}
+}
+
+// streamInfo asks for the stream's info. A stream that is gone (deleted,
+// or lost with the only server that held it) is created again as New would
+// create it, since no replica could publish or read until someone did; the
+// caller then sees a stream with another creation time.
+func (r *Replicator) streamInfo() (*jetstream.StreamInfo, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.PublishTimeout)
+	defer cancel()
+	s, err := r.js.Stream(ctx, r.stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		r.log.Warn("natsrevoke: the stream is gone; creating it again")
+		return r.ensureStream(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.CachedInfo(), nil
 }
 
 // checkSoon asks the watcher to check the stream now.

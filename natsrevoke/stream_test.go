@@ -74,3 +74,24 @@ func TestReplacedStreamIsReadFromItsStart(t *testing.T) {
 		})
 	}
 }
+
+// A stream deleted and not created again: no replica could publish or read.
+// The running replicas create it again, publish what they queued meanwhile,
+// and read the new stream from its start.
+func TestDeletedStreamIsCreatedAgain(t *testing.T) {
+	s := startServer(t, t.TempDir(), 0)
+	js := connect(t, s.ClientURL())
+	cfg := Config{StreamCheckInterval: 50 * time.Millisecond, PublishTimeout: 200 * time.Millisecond}
+	a := newReplica(t, connect(t, s.ClientURL()), t.TempDir(), cfg)
+	b := newReplica(t, connect(t, s.ClientURL()), t.TempDir(), cfg)
+	require.NoError(t, a.e.Revoke("before", time.Now().Add(time.Hour)))
+	waitRevoked(t, b, "before")
+
+	require.NoError(t, js.DeleteStream(context.Background(), DefaultStream))
+	require.NoError(t, a.e.Revoke("after", time.Now().Add(time.Hour)), "queued until the stream is back")
+	waitRevoked(t, b, "after")
+	caughtUp(t, b)
+	_, err := js.Stream(context.Background(), DefaultStream)
+	require.NoError(t, err, "created again")
+	assert.EqualValues(t, 1, b.r.Stats().StreamResets)
+}
