@@ -119,6 +119,15 @@ type Config struct {
 	// SigningKey everywhere, then drop the old one. Requires SigningKey.
 	VerifyKeys [][]byte
 
+	// AcceptUnsigned makes a consumer with a SigningKey apply records
+	// that carry no MAC at all (counted in Stats.Unsigned), for the
+	// rollout of a first key: deploy SigningKey with AcceptUnsigned on
+	// every replica, then drop AcceptUnsigned everywhere. Without it, a
+	// replica given the key first would refuse the records of replicas
+	// not yet given it, and tokens they revoke would stay valid there. A
+	// MAC that is present and wrong is refused either way.
+	AcceptUnsigned bool
+
 	// StreamCheckInterval is how often the Replicator asks the server
 	// whether the stream it reads is still the same one (creation time,
 	// last sequence), besides after each consumer error: a stream deleted
@@ -279,6 +288,8 @@ func (cfg Config) normalized(ecfg revoke.Config) (Config, error) {
 		return invalid("SigningKey and VerifyKeys must be at least %d bytes", MinSigningKey)
 	case len(cfg.VerifyKeys) > 0 && len(cfg.SigningKey) == 0:
 		return invalid("VerifyKeys needs a SigningKey")
+	case cfg.AcceptUnsigned && len(cfg.SigningKey) == 0:
+		return invalid("AcceptUnsigned needs a SigningKey")
 	case cfg.StateDir != "" && ecfg.Dir == "":
 		return invalid("StateDir %q needs an engine with Config.Dir: a memory-only engine starts empty, so resuming after its last position would lose records", cfg.StateDir)
 	}

@@ -67,6 +67,7 @@ func TestConfigRefuses(t *testing.T) {
 		{"short signing key", Config{SigningKey: []byte("short")}, "SigningKey"},
 		{"short verify key", Config{SigningKey: make([]byte, 32), VerifyKeys: [][]byte{make([]byte, 31)}}, "VerifyKeys"},
 		{"verify keys without a signing key", Config{VerifyKeys: [][]byte{make([]byte, 32)}}, "VerifyKeys"},
+		{"accept unsigned without a signing key", Config{AcceptUnsigned: true}, "AcceptUnsigned"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := tc.cfg.normalized(ecfg)

@@ -230,6 +230,17 @@ func (r *Replicator) feed(ch chan<- jetstream.Msg, quit <-chan struct{}, done ch
 	}
 }
 
+// macOK reports whether msg carries a valid MAC, or none while
+// Config.AcceptUnsigned (counted in Stats.Unsigned).
+func (r *Replicator) macOK(msg jetstream.Msg) bool {
+	v := msg.Headers().Get(macHeader)
+	if v == "" && r.cfg.AcceptUnsigned {
+		r.unsigned.Add(1)
+		return true
+	}
+	return r.mac.valid(v, msg.Data())
+}
+
 // logWorthy limits the logging of refused messages, which whoever may
 // publish on the subject can send at will: the 1st, 2nd, 4th, 8th… are logged.
 func logWorthy(n int64) bool { return n&(n-1) == 0 }
@@ -267,7 +278,7 @@ func (r *Replicator) applyBatch(msgs []jetstream.Msg, moveSeq bool) bool {
 			if n := r.rejected.Add(1); logWorthy(n) {
 				r.log.Error("natsrevoke: message refused, not applied", "seq", md.Sequence.Stream, "subject", msg.Subject(), "err", err, "refused_so_far", n)
 			}
-		case r.mac != nil && !r.mac.valid(msg.Headers().Get(macHeader), msg.Data()):
+		case r.mac != nil && !r.macOK(msg):
 			if n := r.badMAC.Add(1); logWorthy(n) {
 				r.log.Error("natsrevoke: record without a valid MAC refused, not applied (a publisher without the SigningKey, or a forgery)",
 					"seq", md.Sequence.Stream, "refused_so_far", n)

@@ -75,6 +75,16 @@ func TestSigningKeyRefusesUnsignedRecords(t *testing.T) {
 	assert.EqualValues(t, 1, st.Applied)
 	assert.EqualValues(t, 3, st.LastSeq, "refused records do not stop consumption")
 	assert.True(t, intruder.e.IsRevoked("signed"), "a replica without a key applies everything, as before")
+
+	t.Run("AcceptUnsigned, for the rollout of a first key", func(t *testing.T) {
+		c := newReplica(t, connect(t, s.ClientURL()), t.TempDir(), Config{SigningKey: key, AcceptUnsigned: true})
+		caughtUp(t, c)
+		st := c.r.Stats()
+		assert.True(t, c.e.IsRevoked("unsigned"), "a record without a MAC is applied during the rollout")
+		assert.EqualValues(t, 1, st.Unsigned)
+		assert.EqualValues(t, 1, st.BadMAC, "a wrong MAC is refused all the same")
+		assert.EqualValues(t, 2, st.Applied)
+	})
 }
 
 // A record whose deadline lies far beyond what an engine configured like

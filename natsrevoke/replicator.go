@@ -83,11 +83,11 @@ type Replicator struct {
 	startSeq atomic.Uint64
 
 	// Counters and gauges for Stats.
-	queued, published, duplicates, pubFailures, retries, queueFull atomic.Int64
-	applied, skipped, rejected, applyErrors, consumerErrors        atomic.Int64
-	refusedDeadline, badMAC, outboxErrors, attachFailures          atomic.Int64
-	lastSeq, pending, savedSeq, resumes, streamResets              atomic.Uint64
-	lastStamp, lastLag                                             atomic.Int64
+	queued, published, duplicates, pubFailures, retries, queueFull  atomic.Int64
+	applied, skipped, rejected, applyErrors, consumerErrors         atomic.Int64
+	refusedDeadline, badMAC, unsigned, outboxErrors, attachFailures atomic.Int64
+	lastSeq, pending, savedSeq, resumes, streamResets               atomic.Uint64
+	lastStamp, lastLag                                              atomic.Int64
 
 	// onApply, if set (benchmarks only), hears of each record once
 	// applied, on a consumer goroutine.
@@ -141,8 +141,9 @@ type Stats struct {
 	// deadline or cutoff lay further in the future than an engine like
 	// this one can produce (see Config.MaxClockSkew); BadMAC records
 	// without a valid MAC (Config.SigningKey). Refused messages are
-	// logged and not applied.
-	Applied, SkippedExpired, Rejected, RefusedDeadline, BadMAC int64
+	// logged and not applied. Unsigned counts records applied without a
+	// MAC under Config.AcceptUnsigned.
+	Applied, SkippedExpired, Rejected, RefusedDeadline, BadMAC, Unsigned int64
 	// ApplyErrors counts failed Apply calls (ErrFull, a journal error):
 	// the consumer retries the same record with backoff and does not move
 	// past it. ConsumerErrors counts errors of the stream subscription,
@@ -391,6 +392,7 @@ func (r *Replicator) Stats() Stats {
 		Rejected:        r.rejected.Load(),
 		RefusedDeadline: r.refusedDeadline.Load(),
 		BadMAC:          r.badMAC.Load(),
+		Unsigned:        r.unsigned.Load(),
 		ApplyErrors:     r.applyErrors.Load(),
 		ConsumerErrors:  r.consumerErrors.Load(),
 		Resubscribes:    r.resumes.Load(),
