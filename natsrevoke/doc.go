@@ -15,7 +15,7 @@
 // read from its start. Checks never touch the network.
 //
 //	e, _ := revoke.New(revoke.Config{Dir: "/var/lib/svc/revoked"})
-//	nc, _ := nats.Connect(url, nats.MaxReconnects(-1))
+//	nc, _ := nats.Connect(url, nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
 //	js, _ := jetstream.New(nc)
 //	rep, err := natsrevoke.New(ctx, e, js, natsrevoke.Config{Stream: "REVOKE_myissuer", Replicas: 3})
 //	...

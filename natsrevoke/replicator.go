@@ -42,7 +42,6 @@ type Replicator struct {
 	horizon  int64         // seconds: the latest deadline accepted is now + horizon
 	ahead    int64         // seconds: the latest cutoff second accepted is now + ahead
 	replayed int           // records taken from the outbox file at New
-	torn     int           // bytes of torn outbox tail dropped at New
 	attached chan struct{} // closed once the stream is found (or created) and consumed
 
 	// Of the stream being read; set by setStream (New, then the consume
@@ -248,7 +247,7 @@ func New(ctx context.Context, e *revoke.Engine, js jetstream.JetStream, cfg Conf
 		if torn > 0 {
 			r.log.Warn("natsrevoke: dropped the torn tail of the outbox (a crash during an append)", "bytes", torn)
 		}
-		r.out, kept, r.replayed, r.torn = out, entries, len(entries), torn
+		r.out, kept, r.replayed = out, entries, len(entries)
 	}
 	r.queue = make(chan item, max(cfg.QueueLength, len(kept)))
 	for _, k := range kept {
