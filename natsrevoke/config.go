@@ -131,7 +131,9 @@ type Config struct {
 	// StreamCheckInterval is how often the Replicator asks the server
 	// whether the stream it reads is still the same one (creation time,
 	// last sequence), besides after each consumer error: a stream deleted
-	// and created again is then read from its start. Default 5s.
+	// and created again is then read from its start. Each check is one
+	// stream-info request (a fleet of 1 000 replicas at the default makes
+	// 200 a second). Default 5s.
 	StreamCheckInterval time.Duration
 
 	// Publish is the publication mode: [Queued] (default) or
