@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -63,7 +62,7 @@ func TestKillLoop(t *testing.T) {
 				r, _ := strconv.Atoi(f[1])
 				replayed += r
 				if kill > 0 {
-					time.AfterFunc(kill, func() { _ = cmd.Process.Signal(syscall.SIGKILL) })
+					time.AfterFunc(kill, func() { _ = cmd.Process.Kill() }) // SIGKILL on Unix
 				}
 			case len(f) == 2 && f[0] == "ACK":
 				acked = append(acked, f[1])
