@@ -298,7 +298,7 @@ func TestMessagesCarryTheirTTL(t *testing.T) {
 	require.NoError(t, err)
 	ttl, err := time.ParseDuration(m.Header.Get(jetstream.MsgTTLHeader))
 	require.NoError(t, err)
-	assert.InDelta(t, (10*time.Minute + ttlSkew).Seconds(), ttl.Seconds(), 2, "remaining lifetime plus skew")
+	assert.InDelta(t, (10*time.Minute + MaxAgeMargin).Seconds(), ttl.Seconds(), 2, "remaining lifetime plus the default TTLMargin")
 	assert.Len(t, m.Header.Get(jetstream.MsgIDHeader), 32)
 }
 
