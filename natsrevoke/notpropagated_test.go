@@ -1,11 +1,3 @@
-//go:build revoke_notpropagated
-
-// This file needs the core's revoke.ErrNotPropagated and the (true, err)
-// result of Consume for a record stored locally whose observer failed (the
-// core change of issue 11, "single use across a replication error"). Until
-// that change is on main it is built only with -tags revoke_notpropagated;
-// remove the build line when merging it.
-
 package natsrevoke
 
 import (
