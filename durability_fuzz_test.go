@@ -40,7 +40,7 @@ func FuzzReadSnapshot(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var got []record
 		_, n, err := readSnapshot(bytes.NewReader(data), "fuzz", func(recs []record) {
-			require.LessOrEqual(t, len(recs), snapshotBlockMax)
+			require.LessOrEqual(t, len(recs), applyBatch)
 			got = append(got, recs...)
 		})
 		require.LessOrEqual(t, n, int64(len(data)))
@@ -86,7 +86,7 @@ func FuzzReadJournal(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		records := 0
 		info, err := readJournal(bytes.NewReader(data), int64(len(data)), "fuzz", 1, func(recs []record) {
-			require.LessOrEqual(t, len(recs), journalFrameMax)
+			require.LessOrEqual(t, len(recs), applyBatch)
 			records += len(recs)
 		})
 		if err != nil {

@@ -2,6 +2,7 @@ package revoke
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -229,6 +230,10 @@ func TestJournalBitFlipInMiddleIsCorruption(t *testing.T) {
 			bad[i] ^= 1 << bit
 			_, _, err := readAllJournal(bad)
 			require.Errorf(t, err, "flip of bit %d of byte %d went unnoticed", bit, i)
+			if i >= 4 && i < 8 && !bytes.Equal(bad[4:8], []byte{0, 0, 0, 0}) {
+				require.ErrorIs(t, err, ErrUnsupportedVersion) // version before checksums
+				continue
+			}
 			require.ErrorIs(t, err, ErrCorrupt)
 			assert.Contains(t, err.Error(), "test-journal at offset")
 		}
@@ -253,13 +258,23 @@ func TestJournalRefusesUnknownVersionAndForeignGeneration(t *testing.T) {
 		bad[4] = 2
 		copy(bad[28:], le32(crc32c(bad[:28])))
 		_, _, err := readAllJournal(bad)
-		require.ErrorIs(t, err, ErrCorrupt)
-		assert.Contains(t, err.Error(), "unsupported journal version 2")
+		require.ErrorIs(t, err, ErrUnsupportedVersion)
+		require.NotErrorIs(t, err, ErrCorrupt)
+		assert.Contains(t, err.Error(), "test-journal is a journal of version 2, this build reads version 1")
+		// Before checksums, and whatever the length: never a torn tail.
+		for _, cut := range []int{8, journalHeaderSize, len(bad)} {
+			b := bytes.Clone(bad[:cut])
+			if cut >= journalHeaderSize {
+				binary.LittleEndian.PutUint32(b[28:], 0) // a header CRC that fails
+			}
+			_, _, err = readAllJournal(b)
+			require.ErrorIsf(t, err, ErrUnsupportedVersion, "cut at %d", cut)
+		}
 	})
 	t.Run("generation", func(t *testing.T) {
 		_, err := readJournal(bytes.NewReader(data), int64(len(data)), "j", 7, func([]record) {})
 		require.ErrorIs(t, err, ErrCorrupt)
-		assert.Contains(t, err.Error(), "generation 1 in a file named for generation 7")
+		assert.Contains(t, err.Error(), "generation 0000000000000001 in a file named for generation 0000000000000007")
 	})
 }
 
@@ -327,7 +342,7 @@ func TestGroupCommitAllDurable(t *testing.T) {
 	// Simulate a crash: read the directory as it is, without Close.
 	crashDir := copyDir(t, dir)
 	info, recs := 0, 0
-	_, err := loadDir(osFS{}, crashDir, false, func(r []record) { recs += len(r) }, func(f FileReport) { info += f.Frames })
+	_, err := loadDir(osFS{}, crashDir, func(r []record) { recs += len(r) }, func(f FileReport) { info += f.Frames })
 	require.NoError(t, err)
 	assert.Equal(t, goroutines*each, recs)
 	assert.LessOrEqual(t, info, goroutines*each, "frames")

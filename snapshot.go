@@ -145,14 +145,16 @@ func (sw *snapshotWriter) finish() (int64, error) {
 	return sw.n, sw.err
 }
 
-// readSnapshot decodes a snapshot from r, handing each block's records to
-// apply, and returns its header. It verifies everything the format allows
+// readSnapshot decodes a snapshot from r, handing the records of verified
+// blocks to apply in batches of up to applyBatch, and returns its header. It verifies everything the format allows
 // (see the format above): a snapshot that does not verify returns an error
 // wrapping [ErrCorrupt] that names name and the offset of the problem, and
-// so does anything after the end or an unknown version. apply may have been
+// so does anything after the end; a version other than 1 returns an error
+// wrapping [ErrUnsupportedVersion], whatever the checksums say. apply may have been
 // called for blocks before the problem: a caller that must not keep a
 // partial load discards what apply built. It reads at most one block into
-// memory at a time, whatever the lengths in r say.
+// memory at a time (and a batch of up to applyBatch records), whatever the
+// lengths in r say.
 func readSnapshot(r io.Reader, name string, apply func([]record)) (snapshotHeader, int64, error) {
 	var (
 		h   snapshotHeader
@@ -178,14 +180,16 @@ func readSnapshot(r io.Reader, name string, apply func([]record)) (snapshotHeade
 	if err := read(hdr, "header"); err != nil {
 		return h, off, err
 	}
+	// Magic and version before checksums: a newer release may checksum
+	// differently, and its file must read as "newer", not as damage.
 	if string(hdr[:4]) != snapshotMagic {
 		return h, off, corruptf(name, 0, "not a snapshot (magic %q)", hdr[:4])
 	}
+	if err := checkVersion(name, "snapshot", binary.LittleEndian.Uint32(hdr[4:]), snapshotVersion); err != nil {
+		return h, off, err
+	}
 	if got, want := binary.LittleEndian.Uint32(hdr[28:]), crc32.Checksum(hdr[:28], castagnoli); got != want {
 		return h, off, corruptf(name, 0, "header checksum mismatch")
-	}
-	if v := binary.LittleEndian.Uint32(hdr[4:]); v != snapshotVersion {
-		return h, off, corruptf(name, 4, "unsupported snapshot version %d (this build reads %d)", v, snapshotVersion)
 	}
 	h.created = int64(binary.LittleEndian.Uint64(hdr[8:]))
 	h.generation = binary.LittleEndian.Uint64(hdr[16:])
@@ -217,12 +221,19 @@ func readSnapshot(r io.Reader, name string, apply func([]record)) (snapshotHeade
 		if binary.LittleEndian.Uint32(buf[4:]) != want {
 			return h, off, corruptf(name, start, "block checksum mismatch")
 		}
-		recs = recs[:0]
+		if len(recs)+int(count) > applyBatch {
+			apply(recs)
+			recs = recs[:0]
+		}
 		for i := 0; i < len(body); i += recordSize {
 			recs = append(recs, getRecord(body[i:]))
 		}
-		apply(recs)
 		total += uint64(count)
+	}
+	if len(recs) > 0 {
+		// Before the trailer is verified, as the blocks before were:
+		// every block's own CRC has verified.
+		apply(recs)
 	}
 	end := off - 4
 	if err := read(buf[:8], "trailer"); err != nil {
@@ -377,11 +388,14 @@ func (e *Engine) Snapshot() error {
 	if e.jnl == nil {
 		return fmt.Errorf("%w: Snapshot needs Config.Dir", ErrInvalidConfig)
 	}
+	e.snapMu.Lock()
+	defer e.snapMu.Unlock()
+	// Under snapMu: Close sets closed before it takes snapMu, so a
+	// snapshot either finishes before Close releases the directory or
+	// does not start.
 	if e.closed.Load() {
 		return ErrClosed
 	}
-	e.snapMu.Lock()
-	defer e.snapMu.Unlock()
 	err := e.snapshotLocked()
 	if err != nil {
 		e.snapshotFailures.Add(1)
