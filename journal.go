@@ -76,6 +76,9 @@ type journal struct {
 	f    file
 	gen  uint64
 	seed uint32 // genSeed(gen)
+	// fileRecords counts the records written to f, for its seal. Used
+	// only by the goroutine that set busy (or holds mu with busy clear).
+	fileRecords uint64
 	// pending holds sealed-to-be frames of batch number batch; frameAt is
 	// the offset of its last frame's header, or -1. Guarded by mu.
 	pending []byte
@@ -157,7 +160,7 @@ func newJournal(fsys fileSystem, dir string, cfg Config, kick func()) *journal {
 func (j *journal) attach(f file, gen uint64) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.f, j.gen, j.seed = f, gen, genSeed(gen)
+	j.f, j.gen, j.seed, j.fileRecords = f, gen, genSeed(gen), 0
 	j.size.Store(journalHeaderSize)
 	if j.readOnly {
 		j.err, j.readOnly = nil, false
@@ -293,8 +296,11 @@ func (j *journal) leadLocked() {
 // writeOut seals the frames of buf, writes them to f and, if sync, fsyncs f.
 // Called without mu, by the goroutine that owns the file.
 func (j *journal) writeOut(f file, buf []byte, seed uint32, sync bool) error {
-	sealFrames(buf, seed)
+	records := sealFrames(buf, seed)
 	err := writeFull(f, buf)
+	if err == nil {
+		j.fileRecords += uint64(records)
+	}
 	if err == nil && sync {
 		// Only a successful fsync counts: callers (Stats().JournalFsyncs,
 		// replication adapters) read a new count as "what was written
@@ -304,6 +310,33 @@ func (j *journal) writeOut(f file, buf []byte, seed uint32, sync bool) error {
 		}
 	}
 	return err
+}
+
+// writeSeal appends the seal to f (see the format) and fsyncs it. Called
+// by the goroutine that owns the file, once nothing more will be written
+// to it.
+func (j *journal) writeSeal(f file, seed uint32) error {
+	seal := journalSeal(seed, j.fileRecords)
+	err := writeFull(f, seal[:])
+	if err == nil {
+		if err = f.Sync(); err == nil {
+			j.fsyncs.Add(1)
+		}
+	}
+	return err
+}
+
+// unseal removes the seal that writeSeal appended to f, so that f stays in
+// use, and fsyncs it.
+func unseal(f file) error {
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(st.Size() - journalFrameHead); err != nil {
+		return err
+	}
+	return f.Sync()
 }
 
 // acquireLocked waits until no goroutine owns the file. Called with mu held.
@@ -349,11 +382,20 @@ func (j *journal) rotate() (uint64, error) {
 	}
 	buf, batch, f, seed := j.takeLocked()
 	j.mu.Unlock()
-	err := j.writeOut(f, buf, seed, true)
+	// Seal the current file before the next one exists, so that every
+	// journal but the newest always ends with its seal; if the next one
+	// cannot be created, the seal is taken off again and the current file
+	// stays in use.
+	err := j.writeOut(f, buf, seed, false)
+	if err == nil {
+		err = j.writeSeal(f, seed)
+	}
 	var nf file
 	var cerr error
 	if err == nil {
-		nf, cerr = createJournal(j.fs, j.dir, j.gen+1)
+		if nf, cerr = createJournal(j.fs, j.dir, j.gen+1); cerr != nil {
+			err = unseal(f)
+		}
 	}
 	j.mu.Lock()
 	if err == nil {
@@ -367,7 +409,7 @@ func (j *journal) rotate() (uint64, error) {
 		return 0, cerr
 	}
 	_ = j.f.Close() // fsynced above; nothing is lost if closing fails
-	j.f, j.gen, j.seed = nf, j.gen+1, genSeed(j.gen+1)
+	j.f, j.gen, j.seed, j.fileRecords = nf, j.gen+1, genSeed(j.gen+1), 0
 	j.size.Store(journalHeaderSize)
 	return j.gen, nil
 }
@@ -389,7 +431,8 @@ func (j *journal) removeBefore(gen uint64) error {
 	return nil
 }
 
-// close writes what is pending, fsyncs and closes the file. Later commits
+// close writes what is pending, seals the file (which fsyncs it) and
+// closes it. Later commits
 // return ErrClosed. It returns the journal's error, if any.
 func (j *journal) close() error {
 	j.mu.Lock()
@@ -409,7 +452,7 @@ func (j *journal) close() error {
 		return err
 	}
 	if err == nil {
-		if serr := j.f.Sync(); serr != nil {
+		if serr := j.writeSeal(j.f, j.seed); serr != nil {
 			err = fmt.Errorf("revoke: journal: %w", serr)
 		}
 	}

@@ -63,6 +63,11 @@ type dirPlan struct {
 	trim    bool
 	trimGen uint64
 	trimEnd int64
+	// seal says the newest journal, sealGen, holding sealRecords records,
+	// must be sealed (after its trim) before the next one starts.
+	seal        bool
+	sealGen     uint64
+	sealRecords int
 }
 
 // missingf returns an error wrapping ErrCorrupt that names what is missing.
@@ -161,6 +166,14 @@ func loadDir(fsys fileSystem, dir string, apply func([]record), visit func(FileR
 			continue
 		}
 		r.Created = time.Unix(info.created, 0)
+		last := i == len(live)-1
+		if last && info.sealing && !info.sealed && (!info.torn || info.end > 0) {
+			plan.seal, plan.sealGen, plan.sealRecords = true, gen, info.records
+		}
+		if !last && info.sealing && !info.sealed && !info.torn {
+			fail(r, corruptf(path, info.end, "the journal ends without its seal although a later one exists: it was cut"))
+			continue
+		}
 		if !info.torn {
 			r.Verdict = VerdictOK
 			report(r)
@@ -272,6 +285,11 @@ func repairDir(fsys fileSystem, dir string, plan dirPlan) error {
 		}
 		changed = changed || plan.trimEnd == 0
 	}
+	if plan.seal {
+		if err := sealJournal(fsys, filepath.Join(dir, journalName(plan.sealGen)), plan.sealGen, plan.sealRecords); err != nil {
+			return err
+		}
+	}
 	for _, gen := range plan.stale {
 		if err := fsys.Remove(filepath.Join(dir, journalName(gen))); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("revoke: removing old journal: %w", err)
@@ -282,6 +300,27 @@ func repairDir(fsys fileSystem, dir string, plan dirPlan) error {
 		if err := fsys.SyncDir(dir); err != nil {
 			return fmt.Errorf("revoke: syncing %s: %w", dir, err)
 		}
+	}
+	return nil
+}
+
+// sealJournal appends the seal to the journal at path, of generation gen
+// and holding records records, and fsyncs it.
+func sealJournal(fsys fileSystem, path string, gen uint64, records int) error {
+	f, err := fsys.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("revoke: sealing journal: %w", err)
+	}
+	seal := journalSeal(genSeed(gen), uint64(records))
+	err = writeFull(f, seal[:])
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("revoke: sealing journal %s: %w", path, err)
 	}
 	return nil
 }

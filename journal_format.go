@@ -19,7 +19,9 @@ import (
 //	  4  version    uint32 = 1
 //	  8  generation uint64 (equal to the one in the file name)
 //	 16  created    int64, Unix seconds
-//	 24  reserved   uint32 = 0
+//	 24  flags      uint32: bit 0 "sealed when retired" (set by this
+//	                release; 0 in journals of earlier ones, which have no
+//	                seal); other bits 0
 //	 28  CRC32C of bytes 0..28
 //	frames, each (a group-commit batch is one or a few frames):
 //	  0  marker     "RVKF"
@@ -30,6 +32,18 @@ import (
 //	 12  CRC32C of the generation (8 bytes) followed by bytes 0..12
 //	 16  count records of 16 bytes: fingerprint uint64, deadline uint32, value uint32
 //
+//	seal, the last 16 bytes of a journal that is no longer written to:
+//	  0  marker     "RVKE"
+//	  4  records    uint32: the number of records in the file (mod 2^32)
+//	  8  reserved   uint32 = 0
+//	 12  CRC32C of the generation (8 bytes) followed by bytes 0..12
+//
+// A journal with the sealed flag is sealed before the next generation is
+// created (rotation) and at Close; recovery seals the newest one before it
+// starts the next. So every journal but the newest ends with its seal, and
+// one that does not was cut: truncation at a frame boundary, which no
+// checksum can see, is found.
+//
 // Every frame starts at a multiple of 16. The header CRC of a frame is
 // seeded with the generation, so a frame left over from another journal (a
 // reused disk block) never verifies in this one.
@@ -39,8 +53,8 @@ import (
 // never changed), then the checksums. The header is fsynced before any
 // frame is written, and every write appends whole frames, so what an
 // interrupted write can leave is narrow, and only that is a torn tail:
-//   - a file of at most 32 bytes whose header is incomplete or does not
-//     verify (the creation of the file was interrupted), or
+//   - a file of at most 32 bytes whose header is incomplete, zeros or does
+//     not verify (the creation of the file was interrupted), or
 //   - after the last frame that verifies, fewer than 16 bytes, or one frame
 //     whose header verifies and that is cut short by the end of the file or
 //     fails its record CRC while ending exactly at the end of the file.
@@ -51,6 +65,8 @@ import (
 const (
 	journalMagic      = "RVKJ"
 	journalFrameMagic = "RVKF"
+	journalSealMagic  = "RVKE"
+	journalFlagSealed = 1
 	journalVersion    = 1
 	journalHeaderSize = 32
 	journalFrameHead  = 16
@@ -91,8 +107,19 @@ func journalHeader(gen uint64, created int64) [journalHeaderSize]byte {
 	binary.LittleEndian.PutUint32(h[4:], journalVersion)
 	binary.LittleEndian.PutUint64(h[8:], gen)
 	binary.LittleEndian.PutUint64(h[16:], uint64(created))
+	binary.LittleEndian.PutUint32(h[24:], journalFlagSealed)
 	binary.LittleEndian.PutUint32(h[28:], crc32.Checksum(h[:28], castagnoli))
 	return h
+}
+
+// journalSeal returns the seal of a journal of the generation whose seed is
+// seed, holding records records.
+func journalSeal(seed uint32, records uint64) [journalFrameHead]byte {
+	var s [journalFrameHead]byte
+	copy(s[:], journalSealMagic)
+	binary.LittleEndian.PutUint32(s[4:], uint32(records))
+	binary.LittleEndian.PutUint32(s[12:], frameHeaderCRC(seed, s[:]))
+	return s
 }
 
 // genSeed is the CRC32C of a generation number, the seed of the header CRCs
@@ -108,15 +135,18 @@ func frameHeaderCRC(seed uint32, head []byte) uint32 {
 }
 
 // sealFrames fills in the CRCs of the frames in buf, whose counts are set,
-// for the generation whose seed is seed.
-func sealFrames(buf []byte, seed uint32) {
+// for the generation whose seed is seed, and returns the number of records.
+func sealFrames(buf []byte, seed uint32) int {
+	records := 0
 	for off := 0; off < len(buf); {
 		count := int(binary.LittleEndian.Uint32(buf[off+4:]))
+		records += count
 		data := buf[off+journalFrameHead : off+journalFrameHead+count*recordSize]
 		binary.LittleEndian.PutUint32(buf[off+8:], crc32.Checksum(data, castagnoli))
 		binary.LittleEndian.PutUint32(buf[off+12:], frameHeaderCRC(seed, buf[off:]))
 		off += journalFrameHead + len(data)
 	}
+	return records
 }
 
 // journalInfo is what reading a journal file found.
@@ -132,6 +162,9 @@ type journalInfo struct {
 	torn bool
 	// why says what did not verify at end, when torn.
 	why string
+	// sealing says the header has the sealed flag; sealed that the file
+	// ends with its seal.
+	sealing, sealed bool
 }
 
 // checkFrameHeader reports whether head (16 bytes) is a plausible frame
@@ -189,6 +222,11 @@ func readJournal(r io.ReaderAt, size int64, name string, gen uint64, apply func(
 	if err := readAt(h, 0); err != nil {
 		return info, err
 	}
+	if size <= journalHeaderSize && allZero(h) {
+		// A creation whose data never reached the disk.
+		info.torn, info.why = true, "header of zeros"
+		return info, nil
+	}
 	magicOK := string(h[:min(len(h), 4)]) == journalMagic[:min(len(h), 4)]
 	if len(h) >= 8 && magicOK {
 		if err := checkVersion(name, "journal", binary.LittleEndian.Uint32(h[4:]), journalVersion); err != nil {
@@ -196,7 +234,7 @@ func readJournal(r io.ReaderAt, size int64, name string, gen uint64, apply func(
 		}
 	}
 	if size < journalHeaderSize {
-		if magicOK || allZero(h) {
+		if magicOK {
 			info.torn, info.why = true, "incomplete header"
 			return info, nil
 		}
@@ -216,6 +254,13 @@ func readJournal(r io.ReaderAt, size int64, name string, gen uint64, apply func(
 		return info, corruptf(name, 8, "generation %016x in a file named for generation %016x", g, gen)
 	}
 	info.created = int64(binary.LittleEndian.Uint64(h[16:]))
+	switch flags := binary.LittleEndian.Uint32(h[24:]); flags {
+	case 0:
+	case journalFlagSealed:
+		info.sealing = true
+	default:
+		return info, corruptf(name, 24, "unknown header flags %#x", flags)
+	}
 	info.end = journalHeaderSize
 
 	seed := genSeed(gen)
@@ -260,6 +305,19 @@ func readJournal(r io.ReaderAt, size int64, name string, gen uint64, apply func(
 		}
 		if err := fill(journalFrameHead); err != nil {
 			return info, err
+		}
+		if fh := win[pos : pos+journalFrameHead]; info.sealing && string(fh[:4]) == journalSealMagic &&
+			binary.LittleEndian.Uint32(fh[12:]) == frameHeaderCRC(seed, fh) {
+			switch {
+			case size-off != journalFrameHead:
+				return info, corruptf(name, off, "%d bytes after the seal", size-off-journalFrameHead)
+			case binary.LittleEndian.Uint32(fh[4:]) != uint32(info.records):
+				return info, corruptf(name, off, "the seal counts %d records, the frames hold %d", binary.LittleEndian.Uint32(fh[4:]), info.records)
+			}
+			info.sealed = true
+			off += journalFrameHead
+			info.end = off
+			break
 		}
 		count, ok := checkFrameHeader(win[pos:pos+journalFrameHead], seed)
 		if !ok {
