@@ -160,8 +160,8 @@ func TestNewTrimsOnlyWhatACrashLeaves(t *testing.T) {
 	keys := keyRange("k", n)
 	newest := func(dir string) string { return filepath.Join(dir, journalName(1)) }
 	for _, tc := range []struct {
-		name   string
-		damage func(t *testing.T, dir string)
+		name    string
+		damage  func(t *testing.T, dir string)
 		refused bool
 		want    string
 	}{
