@@ -57,6 +57,25 @@ func reportEntryRate(b *testing.B, entries int) {
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "sec/op")
 }
 
+// cpuMeter measures the process CPU time of the timed parts of a
+// benchmark (start and stop it with the timer).
+type cpuMeter struct {
+	total, since time.Duration
+}
+
+func (m *cpuMeter) start() { m.since = processCPU() }
+func (m *cpuMeter) stop()  { m.total += processCPU() - m.since }
+
+// report adds CPU seconds per op and what per CPU second: on the shared
+// 2-core machine wall time depends on the neighbours, CPU time much less.
+func (m *cpuMeter) report(b *testing.B, what string, per int) {
+	if m.total <= 0 {
+		return
+	}
+	b.ReportMetric(m.total.Seconds()/float64(b.N), "cpu-sec/op")
+	b.ReportMetric(float64(per)*float64(b.N)/m.total.Seconds(), what+"/cpu-s")
+}
+
 // BenchmarkSnapshotWrite measures Engine.Snapshot: walk the shards, write
 // the temporary file, fsync, rename, fsync the directory.
 func BenchmarkSnapshotWrite(b *testing.B) {
@@ -90,9 +109,11 @@ func BenchmarkSnapshotLoad(b *testing.B) {
 			_ = e.Close()
 			e = nil
 			cfg := Config{Dir: dir, Capacity: n, SnapshotInterval: -1, SnapshotJournalBytes: -1}
+			var cpu cpuMeter
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
+				cpu.start()
 				e, err := New(cfg)
 				if err != nil {
 					b.Fatal(err)
@@ -101,11 +122,13 @@ func BenchmarkSnapshotLoad(b *testing.B) {
 					b.Fatalf("loaded %d entries, want %d", e.Len(), n)
 				}
 				b.StopTimer()
+				cpu.stop()
 				_ = e.Close()
 				b.StartTimer()
 			}
 			b.StopTimer()
 			reportEntryRate(b, n)
+			cpu.report(b, "entries", n)
 		})
 	}
 }
@@ -225,14 +248,17 @@ func BenchmarkJournalReplay(b *testing.B) {
 			dir := b.TempDir()
 			n := journalOfSingleFrames(b, dir, 64<<20)
 			cfg := Config{Dir: dir, Shards: shards, Capacity: n, SnapshotInterval: -1, SnapshotJournalBytes: -1}
+			var cpu cpuMeter
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
+				cpu.start()
 				e, err := New(cfg)
 				if err != nil {
 					b.Fatal(err)
 				}
 				b.StopTimer()
+				cpu.stop()
 				if e.Len() != n {
 					b.Fatalf("replayed %d records, want %d", e.Len(), n)
 				}
@@ -246,6 +272,7 @@ func BenchmarkJournalReplay(b *testing.B) {
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 			b.ReportMetric(0, "ns/op")
 			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "sec/op")
+			cpu.report(b, "records", n)
 		})
 	}
 }
