@@ -326,17 +326,17 @@ func (j *journal) writeSeal(f file, seed uint32) error {
 	return err
 }
 
-// unseal removes the seal that writeSeal appended to f, so that f stays in
-// use, and fsyncs it.
-func unseal(f file) error {
-	st, err := f.Stat()
-	if err != nil {
+// truncateSync cuts f back to size (taking off a seal, whole or partly
+// written, so that f stays in use) and fsyncs it.
+func (j *journal) truncateSync(f file, size int64) error {
+	if err := f.Truncate(size); err != nil {
 		return err
 	}
-	if err := f.Truncate(st.Size() - journalFrameHead); err != nil {
+	if err := f.Sync(); err != nil {
 		return err
 	}
-	return f.Sync()
+	j.fsyncs.Add(1)
+	return nil
 }
 
 // acquireLocked waits until no goroutine owns the file. Called with mu held.
@@ -383,18 +383,20 @@ func (j *journal) rotate() (uint64, error) {
 	buf, batch, f, seed := j.takeLocked()
 	j.mu.Unlock()
 	// Seal the current file before the next one exists, so that every
-	// journal but the newest always ends with its seal; if the next one
-	// cannot be created, the seal is taken off again and the current file
-	// stays in use.
+	// journal but the newest always ends with its seal. If the seal cannot
+	// be written (a full disk) or the next file cannot be created, the
+	// seal is cut off again and the current file stays in use: the
+	// snapshot fails, the journal does not (unless even that fails).
 	err := j.writeOut(f, buf, seed, false)
-	if err == nil {
-		err = j.writeSeal(f, seed)
-	}
 	var nf file
 	var cerr error
 	if err == nil {
-		if nf, cerr = createJournal(j.fs, j.dir, j.gen+1); cerr != nil {
-			err = unseal(f)
+		end := j.size.Load() + int64(len(buf))
+		if cerr = j.writeSeal(f, seed); cerr == nil {
+			nf, cerr = createJournal(j.fs, j.dir, j.gen+1)
+		}
+		if cerr != nil {
+			err = j.truncateSync(f, end)
 		}
 	}
 	j.mu.Lock()

@@ -1,8 +1,10 @@
 package revoke
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -131,9 +133,16 @@ func loadDir(fsys fileSystem, dir string, apply func([]record), visit func(FileR
 		}
 	}
 	for len(live) > 0 && live[0] < first {
-		report(FileReport{Name: journalName(live[0]), Kind: "journal", Generation: live[0], Verdict: VerdictStale,
-			Problem: "the snapshot covers it; New deletes it"})
-		plan.stale = append(plan.stale, live[0])
+		r := FileReport{Name: journalName(live[0]), Kind: "journal", Generation: live[0]}
+		// Not read (the snapshot covers it), but never deleted if a newer
+		// release wrote it.
+		if err := checkJournalVersion(fsys, filepath.Join(dir, r.Name)); err != nil {
+			fail(r, err)
+		} else {
+			r.Verdict, r.Problem = VerdictStale, "the snapshot covers it; New deletes it"
+			report(r)
+			plan.stale = append(plan.stale, live[0])
+		}
 		live = live[1:]
 	}
 	// Generations must run from first to the newest without a gap.
@@ -248,6 +257,31 @@ func readSnapshotFile(fsys fileSystem, path string, apply func([]record)) (snaps
 		size = st.Size()
 	}
 	return h, n, size, err
+}
+
+// checkJournalVersion returns an error wrapping ErrUnsupportedVersion if the
+// journal at path has the magic of a journal and another version (or an
+// error if it cannot be read); a file too short to tell is not refused.
+func checkJournalVersion(fsys fileSystem, path string) error {
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return fmt.Errorf("revoke: opening journal: %w", err)
+	}
+	defer f.Close()
+	var h [8]byte
+	if n, err := f.ReadAt(h[:], 0); n < len(h) {
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("revoke: reading %s: %w", path, err)
+		}
+		return nil
+	}
+	if string(h[:4]) != journalMagic {
+		return nil
+	}
+	if v := binary.LittleEndian.Uint32(h[4:]); v != journalVersion && v != 0 {
+		return checkVersion(path, "journal", v, journalVersion)
+	}
+	return nil
 }
 
 func readJournalFile(fsys fileSystem, path string, gen uint64, apply func([]record)) (journalInfo, int64, error) {

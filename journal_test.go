@@ -22,8 +22,8 @@ import (
 type faultFS struct {
 	osFS
 	mu sync.Mutex
-	// armed maps an operation (write, partial-write, sync, rename,
-	// syncdir, create) to the error it returns while armed.
+	// armed maps an operation (write, partial-write, seal-write, sync,
+	// rename, syncdir, create) to the error it returns while armed.
 	armed map[string]error
 }
 
@@ -79,6 +79,9 @@ type faultFile struct {
 func (f *faultFile) Write(b []byte) (int, error) {
 	if err := f.fs.check("write"); err != nil {
 		return 0, err
+	}
+	if err := f.fs.check("seal-write"); err != nil && len(b) == journalFrameHead {
+		return 0, err // only a journal's seal is 16 bytes long
 	}
 	if err := f.fs.check("partial-write"); err != nil {
 		n, _ := f.file.Write(b[:len(b)/2])

@@ -582,3 +582,43 @@ func TestDamageMatrix(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedSealKeepsTheJournal: on a full disk the seal of a rotation may
+// not be written; the snapshot fails, the journal goes on.
+func TestFailedSealKeepsTheJournal(t *testing.T) {
+	for _, op := range []string{"seal-write", "create"} {
+		t.Run(op, func(t *testing.T) {
+			dir := t.TempDir()
+			ffs := newFaultFS()
+			cfg := durableConfig(dir)
+			cfg.fs = ffs
+			e := openTest(t, cfg)
+			exp := time.Now().Add(time.Hour)
+			require.NoError(t, e.Revoke("before", exp))
+			ffs.arm(op)
+			require.ErrorIs(t, e.Snapshot(), errInjected)
+			require.NoError(t, e.Stats().JournalErr)
+			require.NoError(t, e.Revoke("during", exp))
+			ffs.disarm(op)
+			require.NoError(t, e.Revoke("after", exp))
+			require.NoError(t, e.Snapshot())
+			require.NoError(t, e.Revoke("last", exp))
+			require.NoError(t, e.Close())
+			e2 := openTest(t, durableConfig(dir))
+			requireRevoked(t, e2, []string{"before", "during", "after", "last"})
+		})
+	}
+}
+
+func TestNewNeverDeletesAStaleJournalOfANewerRelease(t *testing.T) {
+	dir := t.TempDir()
+	session(t, dir, keyRange("a", 3), true) // snapshot of generation 2
+	path := filepath.Join(dir, journalName(1))
+	h := journalHeader(1, time.Now().Unix())
+	h[4] = 9
+	require.NoError(t, os.WriteFile(path, h[:], 0o600))
+	_, err := New(durableConfig(dir))
+	require.ErrorIs(t, err, ErrUnsupportedVersion)
+	_, err = os.Stat(path)
+	require.NoError(t, err, "still there")
+}
