@@ -434,8 +434,8 @@ func (j *journal) removeBefore(gen uint64) error {
 }
 
 // close writes what is pending, seals the file (which fsyncs it) and
-// closes it. Later commits
-// return ErrClosed. It returns the journal's error, if any.
+// closes it. Later commits return ErrClosed. It returns the journal's
+// error, if any (a read-only journal's included).
 func (j *journal) close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -65,11 +65,12 @@ type dirPlan struct {
 	trim    bool
 	trimGen uint64
 	trimEnd int64
-	// seal says the newest journal, sealGen, holding sealRecords records,
-	// must be sealed (after its trim) before the next one starts.
+	// seal says the newest journal, sealGen, holding sealRecords records
+	// up to offset sealAt, must be sealed before the next one starts.
 	seal        bool
 	sealGen     uint64
 	sealRecords int
+	sealAt      int64
 }
 
 // missingf returns an error wrapping ErrCorrupt that names what is missing.
@@ -177,7 +178,7 @@ func loadDir(fsys fileSystem, dir string, apply func([]record), visit func(FileR
 		r.Created = time.Unix(info.created, 0)
 		last := i == len(live)-1
 		if last && info.sealing && !info.sealed && (!info.torn || info.end > 0) {
-			plan.seal, plan.sealGen, plan.sealRecords = true, gen, info.records
+			plan.seal, plan.sealGen, plan.sealRecords, plan.sealAt = true, gen, info.records, info.end
 		}
 		if !last && info.sealing && !info.sealed && !info.torn {
 			fail(r, corruptf(path, info.end, "the journal ends without its seal although a later one exists: it was cut"))
@@ -300,9 +301,10 @@ func readJournalFile(fsys fileSystem, path string, gen uint64, apply func([]reco
 
 // repairDir makes the changes of plan, which loadDir found on a directory
 // that verified: it removes the unfinished snapshot, trims (or removes) the
-// torn newest journal, logging it, removes the stale journals and fsyncs
-// the directory. Each step can be repeated, so a failed repair is retried
-// whole.
+// torn newest journal, logging it, seals the newest journal (which a crash
+// left unsealed), removes the stale journals and fsyncs the directory. Each
+// step can be repeated with the same result (sealing cuts the file at the
+// seal's offset first), so a failed repair is retried whole.
 func repairDir(fsys fileSystem, dir string, plan dirPlan) error {
 	changed := false
 	if plan.removeTmp {
@@ -320,7 +322,7 @@ func repairDir(fsys fileSystem, dir string, plan dirPlan) error {
 		changed = changed || plan.trimEnd == 0
 	}
 	if plan.seal {
-		if err := sealJournal(fsys, filepath.Join(dir, journalName(plan.sealGen)), plan.sealGen, plan.sealRecords); err != nil {
+		if err := sealJournal(fsys, filepath.Join(dir, journalName(plan.sealGen)), plan.sealGen, plan.sealRecords, plan.sealAt); err != nil {
 			return err
 		}
 	}
@@ -338,15 +340,20 @@ func repairDir(fsys fileSystem, dir string, plan dirPlan) error {
 	return nil
 }
 
-// sealJournal appends the seal to the journal at path, of generation gen
-// and holding records records, and fsyncs it.
-func sealJournal(fsys fileSystem, path string, gen uint64, records int) error {
+// sealJournal writes the seal of the journal at path, of generation gen and
+// holding records records, at offset at (where its verified frames end:
+// the file is cut there first, so that sealing again after a failure never
+// leaves two seals or a partial one), and fsyncs it.
+func sealJournal(fsys fileSystem, path string, gen uint64, records int, at int64) error {
 	f, err := fsys.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return fmt.Errorf("revoke: sealing journal: %w", err)
 	}
 	seal := journalSeal(genSeed(gen), uint64(records))
-	err = writeFull(f, seal[:])
+	err = f.Truncate(at)
+	if err == nil {
+		err = writeFull(f, seal[:])
+	}
 	if err == nil {
 		err = f.Sync()
 	}

@@ -622,3 +622,22 @@ func TestNewNeverDeletesAStaleJournalOfANewerRelease(t *testing.T) {
 	_, err = os.Stat(path)
 	require.NoError(t, err, "still there")
 }
+
+// TestRepairCanBeRepeated: a repair that fails after sealing the newest
+// journal is retried whole (a read-only engine does so every few seconds);
+// the journal must end up with one seal.
+func TestRepairCanBeRepeated(t *testing.T) {
+	dir := t.TempDir()
+	session(t, dir, keyRange("a", 5), false)
+	path := filepath.Join(dir, journalName(1))
+	unsealed(t, path)
+	appendTo(t, path, []byte("torn")) // and a torn tail
+	plan, err := loadDir(osFS{}, dir, func([]record) {}, nil)
+	require.NoError(t, err)
+	require.True(t, plan.seal)
+	for range 3 {
+		require.NoError(t, repairDir(osFS{}, dir, plan))
+	}
+	e := openTest(t, durableConfig(dir))
+	requireRevoked(t, e, keyRange("a", 5))
+}
