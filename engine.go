@@ -374,7 +374,9 @@ type Stats struct {
 	LastSnapshot time.Time
 	// JournalErr is the write or fsync error that stopped the journal: while
 	// it is set, every revocation fails with it until the engine is
-	// reopened. Nil when all is well.
+	// reopened. For an engine started read-only (Config.AllowReadOnly) it
+	// wraps [ErrReadOnly] and the disk's error until the journal opens.
+	// Nil when all is well.
 	JournalErr error
 }
 

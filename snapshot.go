@@ -329,13 +329,14 @@ func (e *Engine) WriteTo(w io.Writer) (int64, error) {
 //	  records of 16 bytes (fingerprint uint64, deadline uint32, value uint32)
 //	end: uint32 0, total records uint64, CRC32C of every byte before it
 //
-// A snapshot that does not verify (a checksum, a count, the version, or bytes
-// after the end) returns an error wrapping [ErrCorrupt] with the offset;
+// A snapshot that does not verify (a checksum, a count, or bytes after the
+// end) returns an error wrapping [ErrCorrupt] with the offset, and one of
+// another version an error wrapping [ErrUnsupportedVersion];
 // entries of blocks read before the problem have been merged by then, which
 // can only add revocations. At Config.MaxEntries it stops with [ErrFull].
 // ReadFrom is safe for concurrent use; each entry costs about one Revoke
-// (a block of up to 4096 shares one journal write), and it holds a 1 MiB
-// read buffer and at most one 64 KiB block in memory.
+// (a batch of up to 65536 shares one journal write), and it holds a 1 MiB
+// read buffer, one 64 KiB block and a 1 MiB batch in memory.
 func (e *Engine) ReadFrom(r io.Reader) (int64, error) {
 	if e.closed.Load() {
 		return 0, ErrClosed
