@@ -80,6 +80,9 @@ func FuzzReadJournal(f *testing.F) {
 	}
 	torn := journalSeed(3)
 	f.Add(torn[:len(torn)-5])
+	sealed := journalSeed(3)
+	seal := journalSeal(genSeed(1), 3)
+	f.Add(append(sealed, seal[:]...))
 	bad := journalSeed(3)
 	binary.LittleEndian.PutUint32(bad[journalHeaderSize+4:], 1<<30)
 	f.Add(bad)
@@ -96,6 +99,9 @@ func FuzzReadJournal(f *testing.F) {
 		require.LessOrEqual(t, info.end, int64(len(data)))
 		require.Equal(t, info.end != int64(len(data)) || len(data) < journalHeaderSize, info.torn)
 		if info.torn {
+			// At most what one interrupted write leaves: part of one frame.
+			require.LessOrEqual(t, int64(len(data))-info.end, int64(journalFrameHead+journalFrameMax*recordSize))
+			require.False(t, info.sealed)
 			// Trimming is stable: the trimmed file reads the same, clean.
 			again, err := readJournal(bytes.NewReader(data[:info.end]), info.end, "fuzz", 1, func([]record) {})
 			require.NoError(t, err)
