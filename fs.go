@@ -17,7 +17,7 @@ type fileSystem interface {
 	MkdirAll(dir string) (created []string, err error)
 	// OpenFile opens name as os.OpenFile does.
 	OpenFile(name string, flag int, perm fs.FileMode) (file, error)
-	// ReadDir returns the names of the entries of dir.
+	// ReadDir returns the names of all the entries of dir.
 	ReadDir(dir string) ([]string, error)
 	// Rename renames oldpath to newpath, replacing newpath atomically.
 	Rename(oldpath, newpath string) error
@@ -81,11 +81,12 @@ func (osFS) ReadDir(dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every entry, not only regular files: an entry named like a journal
+	// that is a directory or a symlink must be seen (and refused if it
+	// cannot be read as one), never overlooked and then created over.
 	names := make([]string, 0, len(entries))
 	for _, de := range entries {
-		if de.Type().IsRegular() {
-			names = append(names, de.Name())
-		}
+		names = append(names, de.Name())
 	}
 	return names, nil
 }

@@ -641,3 +641,18 @@ func TestRepairCanBeRepeated(t *testing.T) {
 	e := openTest(t, durableConfig(dir))
 	requireRevoked(t, e, keyRange("a", 5))
 }
+
+// TestNewSeesEntriesThatAreNotFiles: a directory named like the next
+// journal is a problem New reports, not an entry it overlooks.
+func TestNewSeesEntriesThatAreNotFiles(t *testing.T) {
+	dir := t.TempDir()
+	session(t, dir, keyRange("a", 2), false)
+	require.NoError(t, os.Mkdir(filepath.Join(dir, journalName(2)), 0o700))
+	_, err := New(durableConfig(dir))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), journalName(2))
+	rep, err := InspectDir(dir)
+	require.Error(t, err)
+	require.Len(t, rep.Files, 2)
+	assert.Equal(t, VerdictUnreadable, rep.Files[1].Verdict)
+}
