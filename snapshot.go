@@ -383,7 +383,9 @@ func (e *Engine) ReadFrom(r io.Reader) (int64, error) {
 // while the new journal file is created. One snapshot runs at a time. On an
 // error, the previous snapshot and every journal stay in place, so nothing
 // is lost; the error says which step failed. It returns an error wrapping
-// [ErrInvalidConfig] when Config.Dir is empty and [ErrClosed] after Close.
+// [ErrInvalidConfig] when Config.Dir is empty, [ErrClosed] after Close (a
+// Snapshot in flight finishes before Close releases the directory), and the
+// journal's error while it has one (such as [ErrReadOnly]).
 // Cost: one pass over the tables and 16 bytes written per live entry.
 func (e *Engine) Snapshot() error {
 	if e.jnl == nil {
