@@ -21,7 +21,8 @@ import (
 //	 16  created    int64, Unix seconds
 //	 24  flags      uint32: bit 0 "sealed when retired" (set by this
 //	                release; 0 in journals of earlier ones, which have no
-//	                seal); other bits 0
+//	                seal); other bits 0 (a verified header with others
+//	                set was written by a newer release: ErrUnsupportedVersion)
 //	 28  CRC32C of bytes 0..28
 //	frames, each (a group-commit batch is one or a few frames):
 //	  0  marker     "RVKF"
@@ -259,7 +260,9 @@ func readJournal(r io.ReaderAt, size int64, name string, gen uint64, apply func(
 	case journalFlagSealed:
 		info.sealing = true
 	default:
-		return info, corruptf(name, 24, "unknown header flags %#x", flags)
+		// The header verified: a writer that knows more set them.
+		return info, fmt.Errorf("%w: %s has journal header flags %#x, this build knows %#x; run the release that wrote it",
+			ErrUnsupportedVersion, name, flags, journalFlagSealed)
 	}
 	info.end = journalHeaderSize
 

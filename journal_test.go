@@ -274,6 +274,16 @@ func TestJournalRefusesUnknownVersionAndForeignGeneration(t *testing.T) {
 			require.ErrorIsf(t, err, ErrUnsupportedVersion, "cut at %d", cut)
 		}
 	})
+	t.Run("header flags", func(t *testing.T) {
+		bad := bytes.Clone(data)
+		bad[24] |= 2
+		copy(bad[28:], le32(crc32c(bad[:28])))
+		_, _, err := readAllJournal(bad)
+		require.ErrorIs(t, err, ErrUnsupportedVersion)
+		bad[27] ^= 1 // without a matching CRC: damage
+		_, _, err = readAllJournal(bad)
+		require.ErrorIs(t, err, ErrCorrupt)
+	})
 	t.Run("generation", func(t *testing.T) {
 		_, err := readJournal(bytes.NewReader(data), int64(len(data)), "j", 7, func([]record) {})
 		require.ErrorIs(t, err, ErrCorrupt)
