@@ -2,9 +2,11 @@ package revoke
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -55,6 +57,25 @@ func reportEntryRate(b *testing.B, entries int) {
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "sec/op")
 }
 
+// cpuMeter measures the process CPU time of the timed parts of a
+// benchmark (start and stop it with the timer).
+type cpuMeter struct {
+	total, since time.Duration
+}
+
+func (m *cpuMeter) start() { m.since = processCPU() }
+func (m *cpuMeter) stop()  { m.total += processCPU() - m.since }
+
+// report adds CPU seconds per op and what per CPU second: on the shared
+// 2-core machine wall time depends on the neighbours, CPU time much less.
+func (m *cpuMeter) report(b *testing.B, what string, per int) {
+	if m.total <= 0 {
+		return
+	}
+	b.ReportMetric(m.total.Seconds()/float64(b.N), "cpu-sec/op")
+	b.ReportMetric(float64(per)*float64(b.N)/m.total.Seconds(), what+"/cpu-s")
+}
+
 // BenchmarkSnapshotWrite measures Engine.Snapshot: walk the shards, write
 // the temporary file, fsync, rename, fsync the directory.
 func BenchmarkSnapshotWrite(b *testing.B) {
@@ -88,9 +109,11 @@ func BenchmarkSnapshotLoad(b *testing.B) {
 			_ = e.Close()
 			e = nil
 			cfg := Config{Dir: dir, Capacity: n, SnapshotInterval: -1, SnapshotJournalBytes: -1}
+			var cpu cpuMeter
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
+				cpu.start()
 				e, err := New(cfg)
 				if err != nil {
 					b.Fatal(err)
@@ -99,11 +122,13 @@ func BenchmarkSnapshotLoad(b *testing.B) {
 					b.Fatalf("loaded %d entries, want %d", e.Len(), n)
 				}
 				b.StopTimer()
+				cpu.stop()
 				_ = e.Close()
 				b.StartTimer()
 			}
 			b.StopTimer()
 			reportEntryRate(b, n)
+			cpu.report(b, "entries", n)
 		})
 	}
 }
@@ -181,6 +206,73 @@ func BenchmarkRevokeSyncAlways(b *testing.B) {
 			b.ReportMetric(float64(each*goroutines)/b.Elapsed().Seconds(), "revocations/s")
 			st := e.Stats()
 			b.ReportMetric(float64(st.JournalRecords)/float64(max(st.JournalFsyncs, 1)), "revocations/fsync")
+		})
+	}
+}
+
+// journalOfSingleFrames writes to dir a journal of generation 1 that holds
+// size bytes of single-record frames (what sequential SyncAlways
+// revocations write) and returns the number of records.
+func journalOfSingleFrames(b *testing.B, dir string, size int) int {
+	b.Helper()
+	h := journalHeader(1, time.Now().Unix())
+	const frame = journalFrameHead + recordSize
+	n := (size - journalHeaderSize) / frame
+	buf := make([]byte, 0, journalHeaderSize+n*frame)
+	buf = append(buf, h[:]...)
+	rng := rand.New(rand.NewPCG(3, 4))
+	base := uint32(time.Now().Add(time.Hour).Unix())
+	seed := genSeed(1)
+	for range n {
+		off := len(buf)
+		buf = append(buf, journalFrameMagic...)
+		buf = append(buf, make([]byte, journalFrameHead-len(journalFrameMagic)+recordSize)...)
+		binary.LittleEndian.PutUint32(buf[off+4:], 1)
+		putRecord(buf[off+journalFrameHead:], record{fp: nonZero(rng.Uint64()), deadline: base + rng.Uint32N(86400)})
+		sealFrames(buf[off:], seed)
+	}
+	if err := os.WriteFile(filepath.Join(dir, journalName(1)), buf, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+// BenchmarkJournalReplay measures New on a directory holding a 64 MiB
+// journal of single-record frames, with 32 and 1024 shards: read, verify
+// and apply every frame, build the filter, start a journal.
+//
+//	go test -run '^$' -bench JournalReplay -count 6 .
+func BenchmarkJournalReplay(b *testing.B) {
+	for _, shards := range []int{32, 1024} {
+		b.Run(fmt.Sprintf("64MiB/shards=%d", shards), func(b *testing.B) {
+			dir := b.TempDir()
+			n := journalOfSingleFrames(b, dir, 64<<20)
+			cfg := Config{Dir: dir, Shards: shards, Capacity: n, SnapshotInterval: -1, SnapshotJournalBytes: -1}
+			var cpu cpuMeter
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				cpu.start()
+				e, err := New(cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				cpu.stop()
+				if e.Len() != n {
+					b.Fatalf("replayed %d records, want %d", e.Len(), n)
+				}
+				_ = e.Close()
+				if err := os.Remove(filepath.Join(dir, journalName(2))); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			b.ReportMetric(0, "ns/op")
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "sec/op")
+			cpu.report(b, "records", n)
 		})
 	}
 }

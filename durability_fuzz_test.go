@@ -40,7 +40,7 @@ func FuzzReadSnapshot(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var got []record
 		_, n, err := readSnapshot(bytes.NewReader(data), "fuzz", func(recs []record) {
-			require.LessOrEqual(t, len(recs), snapshotBlockMax)
+			require.LessOrEqual(t, len(recs), applyBatch)
 			got = append(got, recs...)
 		})
 		require.LessOrEqual(t, n, int64(len(data)))
@@ -80,13 +80,16 @@ func FuzzReadJournal(f *testing.F) {
 	}
 	torn := journalSeed(3)
 	f.Add(torn[:len(torn)-5])
+	sealed := journalSeed(3)
+	seal := journalSeal(genSeed(1), 3)
+	f.Add(append(sealed, seal[:]...))
 	bad := journalSeed(3)
 	binary.LittleEndian.PutUint32(bad[journalHeaderSize+4:], 1<<30)
 	f.Add(bad)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		records := 0
 		info, err := readJournal(bytes.NewReader(data), int64(len(data)), "fuzz", 1, func(recs []record) {
-			require.LessOrEqual(t, len(recs), journalFrameMax)
+			require.LessOrEqual(t, len(recs), applyBatch)
 			records += len(recs)
 		})
 		if err != nil {
@@ -96,6 +99,9 @@ func FuzzReadJournal(f *testing.F) {
 		require.LessOrEqual(t, info.end, int64(len(data)))
 		require.Equal(t, info.end != int64(len(data)) || len(data) < journalHeaderSize, info.torn)
 		if info.torn {
+			// At most what one interrupted write leaves: part of one frame.
+			require.LessOrEqual(t, int64(len(data))-info.end, int64(journalFrameHead+journalFrameMax*recordSize))
+			require.False(t, info.sealed)
 			// Trimming is stable: the trimmed file reads the same, clean.
 			again, err := readJournal(bytes.NewReader(data[:info.end]), info.end, "fuzz", 1, func([]record) {})
 			require.NoError(t, err)

@@ -73,6 +73,20 @@ type Config struct {
 	// trying again for size). Default 64 MiB; negative: never for size.
 	SnapshotJournalBytes int64
 
+	// AllowReadOnly lets New start an engine that cannot write to Dir (a
+	// full disk, a read-only file system) once it has verified and loaded
+	// everything Dir holds: New then returns the engine together with an
+	// error wrapping [ErrReadOnly] and the disk's error, so that a caller
+	// that stops at any error never runs it by mistake. Such an engine
+	// answers every check from what it recovered, refuses every revocation
+	// with that error (it cannot be made durable), says so in
+	// [Stats].JournalErr, and retries opening its journal every 5s; once
+	// it succeeds it works as any other. Damage to Dir is never a reason to
+	// start read-only: New still fails with [ErrCorrupt] or
+	// [ErrUnsupportedVersion]. Default false: New fails when it cannot
+	// write.
+	AllowReadOnly bool
+
 	// fs is the file system of Dir; tests substitute one that fails.
 	fs fileSystem
 }
@@ -206,7 +220,13 @@ type Engine struct {
 	// the engine is shared: inserts then skip the filter, which recovery
 	// builds afterwards in one cache-friendly pass (see buildFilter).
 	bulkLoading bool
-	// snapMu serializes snapshots.
+	// dirPlan is what recovery must still change in Config.Dir and the
+	// journal generation to start; used by New, then only by the
+	// durability goroutine while the journal is read-only.
+	dirPlan dirPlan
+	// snapMu serializes snapshots, and Close takes it before releasing
+	// dirLock so that no snapshot in flight writes to a directory that
+	// another engine may already hold.
 	snapMu   sync.Mutex
 	snapKick chan struct{}
 	// snapshots, snapshotFailures and lastSnapshot (Unix ns) feed Stats.
@@ -222,17 +242,26 @@ type Engine struct {
 //
 // With Config.Dir, New first recovers the engine from the directory: it
 // loads the snapshot, replays the journals after it and starts a new
-// journal. It fails closed: a file that does not verify stops it with an
-// error wrapping [ErrCorrupt] that names the file and the offset. The one
-// exception is a torn journal tail (a frame half-written when the process
-// died, never acknowledged), which is trimmed and logged through log/slog.
+// journal. It fails closed: a file that does not verify, or one that must
+// be there and is not (a journal generation, the snapshot), stops it with
+// an error wrapping [ErrCorrupt] that names the file (and the offset); a
+// file written by a newer release stops it with [ErrUnsupportedVersion].
+// The one exception is the torn tail of the newest journal, what one
+// interrupted write leaves (never acknowledged), which is trimmed and
+// logged through log/slog. Nothing in the directory changes unless all of
+// it verifies.
+//
+// With Config.AllowReadOnly, when everything verified but Dir cannot be
+// written, New returns a working engine together with an error wrapping
+// [ErrReadOnly]: check for it with errors.Is before using the engine.
 func New(cfg Config) (*Engine, error) {
 	e, err := newEngine(cfg)
 	if err != nil {
 		return nil, err
 	}
+	var readOnly error
 	if e.cfg.Dir != "" {
-		if err := e.openDir(); err != nil {
+		if readOnly, err = e.openDir(); err != nil {
 			return nil, err
 		}
 	}
@@ -242,7 +271,7 @@ func New(cfg Config) (*Engine, error) {
 		e.workers.Add(1)
 		go e.durabilityLoop()
 	}
-	return e, nil
+	return e, readOnly
 }
 
 // newEngine returns an engine with empty tables and no goroutine.
@@ -350,7 +379,9 @@ type Stats struct {
 	LastSnapshot time.Time
 	// JournalErr is the write or fsync error that stopped the journal: while
 	// it is set, every revocation fails with it until the engine is
-	// reopened. Nil when all is well.
+	// reopened. For an engine started read-only (Config.AllowReadOnly) it
+	// wraps [ErrReadOnly] and the disk's error until the journal opens.
+	// Nil when all is well.
 	JournalErr error
 }
 
@@ -392,7 +423,8 @@ func (e *Engine) Stats() Stats {
 // revocations in flight to finish; with Config.Dir, a revocation racing with
 // Close either is journaled or returns an error. It then writes, fsyncs and
 // closes the journal, and returns the journal's error if there is one
-// (a later call returns nil). Close is idempotent.
+// (a later call returns nil). A [Engine.Snapshot] in flight finishes before
+// Close releases Config.Dir. Close is idempotent.
 func (e *Engine) Close() error {
 	var err error
 	e.closeOnce.Do(func() {
@@ -406,6 +438,11 @@ func (e *Engine) Close() error {
 		}
 		close(e.stop)
 		e.workers.Wait()
+		// A Snapshot in flight (called by the user) writes to the
+		// directory: wait for it before releasing the lock; later ones
+		// see closed under snapMu.
+		e.snapMu.Lock()
+		defer e.snapMu.Unlock()
 		if e.jnl != nil {
 			err = e.jnl.close()
 		}

@@ -42,9 +42,26 @@ var (
 	// future would also revoke tokens not yet issued.
 	ErrFutureCutoff = errors.New("revoke: cutoff is in the future")
 
-	// ErrCorrupt is wrapped when a snapshot or journal does not verify; the
-	// message says which file and at what offset.
+	// ErrCorrupt is wrapped when a snapshot or journal does not verify, or
+	// when a file that must be there is missing (a journal generation, the
+	// snapshot); the message says which file and at what offset, or which
+	// file is missing.
 	ErrCorrupt = errors.New("revoke: corrupt state")
+
+	// ErrUnsupportedVersion is wrapped by [New], [Engine.ReadFrom] and
+	// [InspectDir] when a snapshot or journal carries a format version this
+	// build does not read: it was written by a newer release. Such a file is
+	// never trimmed or deleted; run the release that wrote it.
+	ErrUnsupportedVersion = errors.New("revoke: unsupported file version (written by a newer release)")
+
+	// ErrReadOnly is wrapped by [New] with Config.AllowReadOnly when the
+	// engine recovered every acknowledged revocation from Config.Dir but
+	// cannot write there (a full disk, a read-only file system): New then
+	// returns a working engine together with this error. Such an engine
+	// answers checks, refuses new revocations with an error wrapping
+	// ErrReadOnly and the disk's error, and retries opening its journal
+	// periodically; [Stats].JournalErr says so until it can write again.
+	ErrReadOnly = errors.New("revoke: read-only: cannot write to Config.Dir")
 
 	// ErrDirLocked is wrapped by [New] when another engine, in this process
 	// or another, holds Config.Dir.

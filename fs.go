@@ -1,6 +1,7 @@
 package revoke
 
 import (
+	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -11,11 +12,12 @@ import (
 // The engine uses osFS; tests substitute one that fails writes, fsyncs and
 // renames on demand, to prove that no failure is ever acknowledged.
 type fileSystem interface {
-	// MkdirAll creates dir and its parents if they do not exist.
-	MkdirAll(dir string) error
+	// MkdirAll creates dir and its parents if they do not exist, and
+	// returns the directories it created, deepest first.
+	MkdirAll(dir string) (created []string, err error)
 	// OpenFile opens name as os.OpenFile does.
 	OpenFile(name string, flag int, perm fs.FileMode) (file, error)
-	// ReadDir returns the names of the entries of dir.
+	// ReadDir returns the names of all the entries of dir.
 	ReadDir(dir string) ([]string, error)
 	// Rename renames oldpath to newpath, replacing newpath atomically.
 	Rename(oldpath, newpath string) error
@@ -49,7 +51,22 @@ type file interface {
 // osFS is the fileSystem of the operating system.
 type osFS struct{}
 
-func (osFS) MkdirAll(dir string) error { return os.MkdirAll(dir, 0o700) }
+func (osFS) MkdirAll(dir string) ([]string, error) {
+	var created []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		created = append(created, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return created, nil
+}
 
 func (osFS) OpenFile(name string, flag int, perm fs.FileMode) (file, error) {
 	f, err := os.OpenFile(name, flag, perm)
@@ -64,11 +81,12 @@ func (osFS) ReadDir(dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every entry, not only regular files: an entry named like a journal
+	// that is a directory or a symlink must be seen (and refused if it
+	// cannot be read as one), never overlooked and then created over.
 	names := make([]string, 0, len(entries))
 	for _, de := range entries {
-		if de.Type().IsRegular() {
-			names = append(names, de.Name())
-		}
+		names = append(names, de.Name())
 	}
 	return names, nil
 }

@@ -2,6 +2,7 @@ package revoke
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -21,8 +22,8 @@ import (
 type faultFS struct {
 	osFS
 	mu sync.Mutex
-	// armed maps an operation (write, partial-write, sync, rename,
-	// syncdir, create) to the error it returns while armed.
+	// armed maps an operation (write, partial-write, seal-write, sync,
+	// rename, syncdir, create) to the error it returns while armed.
 	armed map[string]error
 }
 
@@ -78,6 +79,9 @@ type faultFile struct {
 func (f *faultFile) Write(b []byte) (int, error) {
 	if err := f.fs.check("write"); err != nil {
 		return 0, err
+	}
+	if err := f.fs.check("seal-write"); err != nil && len(b) == journalFrameHead {
+		return 0, err // only a journal's seal is 16 bytes long
 	}
 	if err := f.fs.check("partial-write"); err != nil {
 		n, _ := f.file.Write(b[:len(b)/2])
@@ -229,6 +233,10 @@ func TestJournalBitFlipInMiddleIsCorruption(t *testing.T) {
 			bad[i] ^= 1 << bit
 			_, _, err := readAllJournal(bad)
 			require.Errorf(t, err, "flip of bit %d of byte %d went unnoticed", bit, i)
+			if i >= 4 && i < 8 && !bytes.Equal(bad[4:8], []byte{0, 0, 0, 0}) {
+				require.ErrorIs(t, err, ErrUnsupportedVersion) // version before checksums
+				continue
+			}
 			require.ErrorIs(t, err, ErrCorrupt)
 			assert.Contains(t, err.Error(), "test-journal at offset")
 		}
@@ -253,13 +261,33 @@ func TestJournalRefusesUnknownVersionAndForeignGeneration(t *testing.T) {
 		bad[4] = 2
 		copy(bad[28:], le32(crc32c(bad[:28])))
 		_, _, err := readAllJournal(bad)
+		require.ErrorIs(t, err, ErrUnsupportedVersion)
+		require.NotErrorIs(t, err, ErrCorrupt)
+		assert.Contains(t, err.Error(), "test-journal is a journal of version 2, this build reads version 1")
+		// Before checksums, and whatever the length: never a torn tail.
+		for _, cut := range []int{8, journalHeaderSize, len(bad)} {
+			b := bytes.Clone(bad[:cut])
+			if cut >= journalHeaderSize {
+				binary.LittleEndian.PutUint32(b[28:], 0) // a header CRC that fails
+			}
+			_, _, err = readAllJournal(b)
+			require.ErrorIsf(t, err, ErrUnsupportedVersion, "cut at %d", cut)
+		}
+	})
+	t.Run("header flags", func(t *testing.T) {
+		bad := bytes.Clone(data)
+		bad[24] |= 2
+		copy(bad[28:], le32(crc32c(bad[:28])))
+		_, _, err := readAllJournal(bad)
+		require.ErrorIs(t, err, ErrUnsupportedVersion)
+		bad[27] ^= 1 // without a matching CRC: damage
+		_, _, err = readAllJournal(bad)
 		require.ErrorIs(t, err, ErrCorrupt)
-		assert.Contains(t, err.Error(), "unsupported journal version 2")
 	})
 	t.Run("generation", func(t *testing.T) {
 		_, err := readJournal(bytes.NewReader(data), int64(len(data)), "j", 7, func([]record) {})
 		require.ErrorIs(t, err, ErrCorrupt)
-		assert.Contains(t, err.Error(), "generation 1 in a file named for generation 7")
+		assert.Contains(t, err.Error(), "generation 0000000000000001 in a file named for generation 0000000000000007")
 	})
 }
 
@@ -272,6 +300,7 @@ func TestNewTrimsTornTailAndKeepsGoing(t *testing.T) {
 	}
 	require.NoError(t, e.Close())
 	path := filepath.Join(dir, journalName(1))
+	unsealed(t, path) // a crash, not a Close
 	st, err := os.Stat(path)
 	require.NoError(t, err)
 	// Half a frame at the end, as a crash mid-append leaves it.
@@ -285,7 +314,7 @@ func TestNewTrimsTornTailAndKeepsGoing(t *testing.T) {
 	assert.Equal(t, 10, e2.Len())
 	st2, err := os.Stat(path)
 	require.NoError(t, err)
-	assert.Equal(t, st.Size(), st2.Size(), "the torn tail is trimmed from the file")
+	assert.Equal(t, st.Size()+journalFrameHead, st2.Size(), "the torn tail is trimmed from the file, which is sealed")
 	require.NoError(t, e2.Revoke("after", exp))
 	require.NoError(t, e2.Close())
 	e3 := openTest(t, durableConfig(dir))
@@ -327,7 +356,7 @@ func TestGroupCommitAllDurable(t *testing.T) {
 	// Simulate a crash: read the directory as it is, without Close.
 	crashDir := copyDir(t, dir)
 	info, recs := 0, 0
-	_, err := loadDir(osFS{}, crashDir, false, func(r []record) { recs += len(r) }, func(f FileReport) { info += f.Frames })
+	_, err := loadDir(osFS{}, crashDir, func(r []record) { recs += len(r) }, func(f FileReport) { info += f.Frames })
 	require.NoError(t, err)
 	assert.Equal(t, goroutines*each, recs)
 	assert.LessOrEqual(t, info, goroutines*each, "frames")

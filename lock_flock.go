@@ -18,7 +18,12 @@ import (
 func lockDir(dir string) (io.Closer, error) {
 	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("revoke: locking %s: %w", dir, err)
+		// On a read-only file system an existing LOCK can still be
+		// flocked through a read-only descriptor (see Config.AllowReadOnly).
+		var rerr error
+		if f, rerr = os.Open(filepath.Join(dir, lockName)); rerr != nil {
+			return nil, fmt.Errorf("revoke: locking %s: %w", dir, err)
+		}
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		_ = f.Close()

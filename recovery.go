@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
@@ -19,35 +20,75 @@ func newBufReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, 1<<
 // generation. It runs in New, before any goroutine of the engine starts.
 // Records are merged as put merges them and the MaxEntries cap is not
 // applied: a cap refuses new revocations, it never drops stored ones.
-func (e *Engine) openDir() error {
+//
+// It returns readOnly (wrapping ErrReadOnly) instead of err when
+// Config.AllowReadOnly is set, the directory verified and was loaded, and
+// only writing to it failed: the engine is then usable without a journal.
+func (e *Engine) openDir() (readOnly, err error) {
 	fsys, dir := e.cfg.fs, e.cfg.Dir
-	if err := fsys.MkdirAll(dir); err != nil {
-		return fmt.Errorf("revoke: creating %s: %w", dir, err)
+	created, err := fsys.MkdirAll(dir)
+	if err != nil {
+		return nil, fmt.Errorf("revoke: creating %s: %w", dir, err)
+	}
+	// A new directory entry is durable once its parent is fsynced: without
+	// this a power loss could take the directory, and every acknowledged
+	// record in it, away.
+	for _, d := range created {
+		if err := fsys.SyncDir(filepath.Dir(d)); err != nil {
+			return nil, fmt.Errorf("revoke: creating %s: syncing %s: %w", dir, filepath.Dir(d), err)
+		}
 	}
 	lock, err := fsys.Lock(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := e.recoverDir(fsys, dir); err != nil {
+	readOnly, err = e.recoverDir(fsys, dir)
+	if err != nil {
 		_ = lock.Close()
-		return err
+		return nil, err
 	}
 	e.dirLock = lock
-	return nil
+	return readOnly, nil
 }
 
 // recoverDir is openDir once the directory is locked.
-func (e *Engine) recoverDir(fsys fileSystem, dir string) error {
+func (e *Engine) recoverDir(fsys fileSystem, dir string) (readOnly, err error) {
 	l := newLoader(e, time.Now().Unix())
 	e.bulkLoading = true
-	next, err := loadDir(fsys, dir, true, l.apply, nil)
+	plan, err := loadDir(fsys, dir, l.apply, nil)
 	e.bulkLoading = false
+	if err != nil {
+		return nil, err
+	}
+	e.buildFilter(l.workers)
+	e.dirPlan = plan
+	e.jnl = newJournal(fsys, dir, e.cfg, e.kickSnapshot)
+	if err := e.openJournal(); err != nil {
+		if !e.cfg.AllowReadOnly {
+			return nil, err
+		}
+		ro := fmt.Errorf("%w: %w", ErrReadOnly, err)
+		e.jnl.setReadOnly(ro)
+		return ro, nil
+	}
+	return nil, nil
+}
+
+// openJournal repairs what recovery found (see repairDir) and starts the
+// journal of generation dirPlan.next. Called by New, and then by the
+// durability goroutine alone while the engine is read-only.
+func (e *Engine) openJournal() error {
+	fsys, dir := e.cfg.fs, e.cfg.Dir
+	if err := repairDir(fsys, dir, e.dirPlan); err != nil {
+		return err
+	}
+	e.dirPlan = dirPlan{next: e.dirPlan.next} // done; a retry repeats nothing
+	f, err := createJournal(fsys, dir, e.dirPlan.next)
 	if err != nil {
 		return err
 	}
-	e.buildFilter(l.workers)
-	e.jnl, err = newJournal(fsys, dir, next, e.cfg, e.kickSnapshot)
-	return err
+	e.jnl.attach(f, e.dirPlan.next)
+	return nil
 }
 
 // buildFilter replaces the filter with one built from the tables, sized as
@@ -134,6 +175,12 @@ func (e *Engine) durabilityLoop() {
 		defer t.Stop()
 		snapC = t.C
 	}
+	var roC <-chan time.Time
+	if e.jnl.isReadOnly() {
+		t := time.NewTicker(readOnlyRetry)
+		defer t.Stop()
+		roC = t.C
+	}
 	var retryAt time.Time // kicks before it are ignored after a failure
 	for {
 		select {
@@ -141,6 +188,16 @@ func (e *Engine) durabilityLoop() {
 			return
 		case <-syncC:
 			e.jnl.sync()
+			continue
+		case <-roC:
+			if !e.jnl.isReadOnly() {
+				roC = nil
+			} else if err := e.openJournal(); err != nil {
+				e.jnl.setReadOnly(fmt.Errorf("%w: %w", ErrReadOnly, err))
+			} else {
+				slog.Info("revoke: the journal is open again; revocations are accepted", "dir", e.cfg.Dir)
+				roC = nil
+			}
 			continue
 		case <-snapC:
 		case <-e.snapKick:
@@ -155,32 +212,82 @@ func (e *Engine) durabilityLoop() {
 	}
 }
 
+// readOnlyRetry is how often a read-only engine tries to open its journal.
+const readOnlyRetry = 5 * time.Second
+
 // snapshotRetryDelay is how long a failed background snapshot waits before
 // the journal size may trigger another.
 const snapshotRetryDelay = 10 * time.Second
 
+// Verdict is what [InspectDir] concluded about one file of a directory.
+type Verdict string
+
+// Verdicts of [FileReport].
+const (
+	// VerdictOK: the file verifies.
+	VerdictOK Verdict = "ok"
+	// VerdictTorn: the newest journal ends in what an interrupted write
+	// leaves (never acknowledged); New trims it, or replaces a file whose
+	// header is torn, reusing its generation.
+	VerdictTorn Verdict = "torn"
+	// VerdictStale: a journal the snapshot covers; New deletes it.
+	VerdictStale Verdict = "stale"
+	// VerdictLeftover: an unfinished snapshot; New deletes it.
+	VerdictLeftover Verdict = "leftover"
+	// VerdictCorrupt: the file does not verify; New refuses to start.
+	VerdictCorrupt Verdict = "corrupt"
+	// VerdictMissing: a file that must be there is not (a journal
+	// generation, the snapshot); New refuses to start.
+	VerdictMissing Verdict = "missing"
+	// VerdictUnsupported: a file of a format version this build does not
+	// read (written by a newer release); New refuses to start and never
+	// changes it.
+	VerdictUnsupported Verdict = "unsupported"
+	// VerdictUnreadable: the file could not be read (permissions, I/O).
+	VerdictUnreadable Verdict = "unreadable"
+)
+
+// verdictOf is the verdict of a file whose reading failed with err.
+func verdictOf(err error) Verdict {
+	switch {
+	case errors.Is(err, ErrUnsupportedVersion):
+		return VerdictUnsupported
+	case errors.Is(err, ErrCorrupt):
+		return VerdictCorrupt
+	}
+	return VerdictUnreadable
+}
+
 // FileReport describes one file of a durability directory, as
 // [InspectDir] found it.
 type FileReport struct {
-	// Name is the file name within the directory.
+	// Name is the file name within the directory; for missing journal
+	// generations, the name (or range of names) they would have.
 	Name string
 	// Kind is "snapshot" or "journal".
 	Kind string
+	// Verdict is what the file is; Problem says why, for every verdict
+	// but VerdictOK.
+	Verdict Verdict
+	Problem string
 	// Size is the file size in bytes (0 for a stale journal, not read).
 	Size int64
 	// Generation is the journal generation of a journal; for the
-	// snapshot, the first journal generation it does not cover.
+	// snapshot, the first journal generation it does not cover. File names
+	// spell it in 16 hex digits.
 	Generation uint64
-	// Created is when the file was started.
+	// Created is when the file was started (zero if unknown).
 	Created time.Time
-	// Records is the number of records the file holds.
+	// Records is the number of records the file holds (of a damaged file:
+	// those before the damage).
 	Records int
 	// Frames is the number of frames (group-commit batches) of a journal.
 	Frames int
-	// TornBytes is the size of a journal's torn tail: bytes after the last
-	// complete frame that New would trim.
+	// TornBytes is the size of the newest journal's torn tail: bytes after
+	// the last complete frame that New trims.
 	TornBytes int64
-	// Stale marks a journal the snapshot covers, which New would delete.
+	// Stale marks a journal the snapshot covers, which New would delete
+	// (Verdict is then VerdictStale).
 	Stale bool
 }
 
@@ -196,10 +303,13 @@ type DeadlineBucket struct {
 
 // DirReport is what [InspectDir] found in a directory.
 type DirReport struct {
-	// Files lists the files read, snapshot first, journals in order.
+	// Files lists every file with its verdict: the snapshot first, then
+	// the journals in order of generation (missing ones included), then an
+	// unfinished snapshot.
 	Files []FileReport
 	// Live is the number of distinct entries that a restart now would
-	// load; Expired the number it would skip.
+	// load; Expired the number it would skip. When a file does not verify,
+	// they count what the files (and parts of files) that verify hold.
 	Live, Expired int
 	// Deadlines is a histogram of the live entries by time left.
 	Deadlines []DeadlineBucket
@@ -212,25 +322,32 @@ var deadlineBounds = []time.Duration{
 }
 
 // InspectDir verifies the snapshot and journals in dir, the Config.Dir of an
-// engine, without changing anything, and reports what they hold. On a file
-// that does not verify it returns the report of the files before it and an
-// error wrapping [ErrCorrupt] that names the file and the offset; a torn
-// journal tail is not an error (FileReport.TornBytes). It is safe to run
-// beside a live engine, although files may then change under it. Cost: it
-// reads every file and holds 16 bytes per distinct entry in memory.
+// engine, without changing anything, and reports every file with its
+// verdict and what the files hold. It returns the error New would return
+// for the directory: nil when New would start (after trimming a torn tail
+// and deleting leftovers, which the report lists), an error wrapping
+// [ErrCorrupt] for a damaged or missing file, [ErrUnsupportedVersion] for a
+// file of a newer release, and another error (wrapping the operating
+// system's, such as [fs.ErrNotExist] or [fs.ErrPermission]) when dir or a
+// file cannot be read. It is safe to run beside a live engine, although
+// files may then change under it. Cost: it reads every file and holds 16
+// bytes per distinct entry in memory.
 func InspectDir(dir string) (DirReport, error) {
 	var rep DirReport
 	tmp, err := newEngine(Config{Shards: 16})
 	if err != nil {
 		return rep, err
 	}
-	_, err = loadDir(osFS{}, dir, false, func(recs []record) {
+	_, err = loadDir(osFS{}, dir, func(recs []record) {
 		for _, r := range recs {
 			if r.fp != 0 {
 				_ = tmp.apply(r, false)
 			}
 		}
-	}, func(f FileReport) { rep.Files = append(rep.Files, f) })
+	}, func(f FileReport) {
+		f.Stale = f.Verdict == VerdictStale
+		rep.Files = append(rep.Files, f)
+	})
 	now := time.Now()
 	rep.Deadlines = make([]DeadlineBucket, len(deadlineBounds))
 	for i, b := range deadlineBounds {

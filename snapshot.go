@@ -145,14 +145,16 @@ func (sw *snapshotWriter) finish() (int64, error) {
 	return sw.n, sw.err
 }
 
-// readSnapshot decodes a snapshot from r, handing each block's records to
-// apply, and returns its header. It verifies everything the format allows
+// readSnapshot decodes a snapshot from r, handing the records of verified
+// blocks to apply in batches of up to applyBatch, and returns its header. It verifies everything the format allows
 // (see the format above): a snapshot that does not verify returns an error
 // wrapping [ErrCorrupt] that names name and the offset of the problem, and
-// so does anything after the end or an unknown version. apply may have been
+// so does anything after the end; a version other than 1 returns an error
+// wrapping [ErrUnsupportedVersion], whatever the checksums say. apply may have been
 // called for blocks before the problem: a caller that must not keep a
 // partial load discards what apply built. It reads at most one block into
-// memory at a time, whatever the lengths in r say.
+// memory at a time (and a batch of up to applyBatch records), whatever the
+// lengths in r say.
 func readSnapshot(r io.Reader, name string, apply func([]record)) (snapshotHeader, int64, error) {
 	var (
 		h   snapshotHeader
@@ -178,14 +180,16 @@ func readSnapshot(r io.Reader, name string, apply func([]record)) (snapshotHeade
 	if err := read(hdr, "header"); err != nil {
 		return h, off, err
 	}
+	// Magic and version before checksums: a newer release may checksum
+	// differently, and its file must read as "newer", not as damage.
 	if string(hdr[:4]) != snapshotMagic {
 		return h, off, corruptf(name, 0, "not a snapshot (magic %q)", hdr[:4])
 	}
+	if err := checkVersion(name, "snapshot", binary.LittleEndian.Uint32(hdr[4:]), snapshotVersion); err != nil {
+		return h, off, err
+	}
 	if got, want := binary.LittleEndian.Uint32(hdr[28:]), crc32.Checksum(hdr[:28], castagnoli); got != want {
 		return h, off, corruptf(name, 0, "header checksum mismatch")
-	}
-	if v := binary.LittleEndian.Uint32(hdr[4:]); v != snapshotVersion {
-		return h, off, corruptf(name, 4, "unsupported snapshot version %d (this build reads %d)", v, snapshotVersion)
 	}
 	h.created = int64(binary.LittleEndian.Uint64(hdr[8:]))
 	h.generation = binary.LittleEndian.Uint64(hdr[16:])
@@ -217,12 +221,19 @@ func readSnapshot(r io.Reader, name string, apply func([]record)) (snapshotHeade
 		if binary.LittleEndian.Uint32(buf[4:]) != want {
 			return h, off, corruptf(name, start, "block checksum mismatch")
 		}
-		recs = recs[:0]
+		if len(recs)+int(count) > applyBatch {
+			apply(recs)
+			recs = recs[:0]
+		}
 		for i := 0; i < len(body); i += recordSize {
 			recs = append(recs, getRecord(body[i:]))
 		}
-		apply(recs)
 		total += uint64(count)
+	}
+	if len(recs) > 0 {
+		// Before the trailer is verified, as the blocks before were:
+		// every block's own CRC has verified.
+		apply(recs)
 	}
 	end := off - 4
 	if err := read(buf[:8], "trailer"); err != nil {
@@ -318,13 +329,14 @@ func (e *Engine) WriteTo(w io.Writer) (int64, error) {
 //	  records of 16 bytes (fingerprint uint64, deadline uint32, value uint32)
 //	end: uint32 0, total records uint64, CRC32C of every byte before it
 //
-// A snapshot that does not verify (a checksum, a count, the version, or bytes
-// after the end) returns an error wrapping [ErrCorrupt] with the offset;
+// A snapshot that does not verify (a checksum, a count, or bytes after the
+// end) returns an error wrapping [ErrCorrupt] with the offset, and one of
+// another version an error wrapping [ErrUnsupportedVersion];
 // entries of blocks read before the problem have been merged by then, which
 // can only add revocations. At Config.MaxEntries it stops with [ErrFull].
 // ReadFrom is safe for concurrent use; each entry costs about one Revoke
-// (a block of up to 4096 shares one journal write), and it holds a 1 MiB
-// read buffer and at most one 64 KiB block in memory.
+// (a batch of up to 65536 shares one journal write), and it holds a 1 MiB
+// read buffer, one 64 KiB block and a 1 MiB batch in memory.
 func (e *Engine) ReadFrom(r io.Reader) (int64, error) {
 	if e.closed.Load() {
 		return 0, ErrClosed
@@ -371,17 +383,22 @@ func (e *Engine) ReadFrom(r io.Reader) (int64, error) {
 // while the new journal file is created. One snapshot runs at a time. On an
 // error, the previous snapshot and every journal stay in place, so nothing
 // is lost; the error says which step failed. It returns an error wrapping
-// [ErrInvalidConfig] when Config.Dir is empty and [ErrClosed] after Close.
+// [ErrInvalidConfig] when Config.Dir is empty, [ErrClosed] after Close (a
+// Snapshot in flight finishes before Close releases the directory), and the
+// journal's error while it has one (such as [ErrReadOnly]).
 // Cost: one pass over the tables and 16 bytes written per live entry.
 func (e *Engine) Snapshot() error {
 	if e.jnl == nil {
 		return fmt.Errorf("%w: Snapshot needs Config.Dir", ErrInvalidConfig)
 	}
+	e.snapMu.Lock()
+	defer e.snapMu.Unlock()
+	// Under snapMu: Close sets closed before it takes snapMu, so a
+	// snapshot either finishes before Close releases the directory or
+	// does not start.
 	if e.closed.Load() {
 		return ErrClosed
 	}
-	e.snapMu.Lock()
-	defer e.snapMu.Unlock()
 	err := e.snapshotLocked()
 	if err != nil {
 		e.snapshotFailures.Add(1)

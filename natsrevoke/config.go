@@ -15,19 +15,21 @@ type PublishMode int
 
 const (
 	// Queued (the default) hands the record to a bounded in-memory queue
-	// and returns at once; a background publisher sends it and retries,
-	// with backoff, until the stream acknowledges it. A full queue makes
-	// the revoking call fail with [ErrQueueFull]. Records still queued when
-	// the process dies are not published (they stay revoked locally, and in
-	// the engine's journal).
+	// (and, with a StateDir, to the outbox file) and returns at once; a
+	// background publisher sends it and retries, with backoff, until the
+	// stream acknowledges it. A full queue makes the revoking call fail
+	// with [ErrQueueFull]. Records still queued when the process dies are
+	// published by the next start from the outbox (without a StateDir they
+	// are lost for the other replicas, and stay revoked locally).
 	Queued PublishMode = iota
 	// Synchronous publishes from the revoking goroutine and returns only
 	// once the stream has acknowledged (stored, on a quorum of its
-	// replicas) the record, or with the error: a logout confirmed to the
-	// user is then known to every replica that can reach the stream. An
-	// error means the stream did not acknowledge in time, not that the
-	// record is lost: nats.go may still send it from its reconnect buffer,
-	// which can only revoke more.
+	// replicas) the record, or with an error wrapping [ErrPending]: a
+	// logout confirmed to the user is then known to every replica that
+	// can reach the stream. An error means the stream did not acknowledge
+	// in time, not that the record is lost: it is kept (outbox, queue)
+	// and retried in the background, and nats.go may also send it from
+	// its reconnect buffer, which can only revoke more.
 	Synchronous
 )
 
@@ -80,20 +82,69 @@ type Config struct {
 
 	// NoMsgTTL turns off per-message TTLs. By default a stream that New
 	// creates allows them (nats-server 2.11 or later) and each message
-	// carries a Nats-TTL header of its record's remaining lifetime plus a
-	// minute, so the stream holds live records only and a new replica
+	// carries a Nats-TTL header of its record's remaining lifetime plus
+	// TTLMargin, so the stream holds live records only and a new replica
 	// catches up on those alone. On an existing stream, TTLs are used when
 	// it allows them. MaxAge bounds the stream either way.
 	NoMsgTTL bool
+
+	// TTLMargin is added to each message's TTL (the record's remaining
+	// lifetime on the publisher's clock) for clock skew between the
+	// publisher and the servers: a publisher whose clock runs ahead by more
+	// than the margin would have live records deleted early. Default
+	// MaxAgeMargin (1 h), the margin the default MaxAge keeps too; the TTL
+	// never exceeds the stream's MaxAge.
+	TTLMargin time.Duration
+
+	// MaxClockSkew is how far a record's deadline may lie beyond this
+	// replica's now + MaxTTL + 2×Leeway + 1s (the longest deadline an
+	// engine configured like this one gives) before the consumer refuses
+	// it (Stats.RefusedDeadline, logged): one bad or forged message must
+	// not lock users out for decades. A cutoff second more than Leeway +
+	// MaxClockSkew in the future is refused likewise. Every replica of a
+	// stream must share MaxTTL and Leeway (one stream per issuer). Default
+	// 5 minutes.
+	MaxClockSkew time.Duration
+
+	// SigningKey, when set, authenticates records: publishers add an
+	// HMAC-SHA256 of each record (header Revoke-Mac, see [FormatVersion])
+	// and consumers refuse, count (Stats.BadMAC) and log records without a
+	// valid one, so that a publish permission on the subject alone cannot
+	// revoke everyone. Every replica of the stream needs the key. At least
+	// 32 bytes. NATS permissions stay the first line of defence.
+	SigningKey []byte
+
+	// VerifyKeys are further keys whose MACs consumers accept, for a key
+	// rotation: add the new key here everywhere, then make it the
+	// SigningKey everywhere, then drop the old one. Requires SigningKey.
+	VerifyKeys [][]byte
+
+	// AcceptUnsigned makes a consumer with a SigningKey apply records
+	// that carry no MAC at all (counted in Stats.Unsigned), for the
+	// rollout of a first key: deploy SigningKey with AcceptUnsigned on
+	// every replica, then drop AcceptUnsigned everywhere. Without it, a
+	// replica given the key first would refuse the records of replicas
+	// not yet given it, and tokens they revoke would stay valid there. A
+	// MAC that is present and wrong is refused either way.
+	AcceptUnsigned bool
+
+	// StreamCheckInterval is how often the Replicator asks the server
+	// whether the stream it reads is still the same one (creation time,
+	// last sequence), besides after each consumer error: a stream deleted
+	// and created again is then read from its start. Each check is one
+	// stream-info request (a fleet of 1 000 replicas at the default makes
+	// 200 a second). Default 5s.
+	StreamCheckInterval time.Duration
 
 	// Publish is the publication mode: [Queued] (default) or
 	// [Synchronous].
 	Publish PublishMode
 
-	// QueueLength bounds the records waiting to be published in Queued
-	// mode, those being retried included: at the bound the revoking call
-	// fails with [ErrQueueFull]. The buffer is allocated by New: 24 bytes
-	// a slot, 1.5 MiB at the default. Default 65 536.
+	// QueueLength bounds the records waiting to be published (in
+	// Synchronous mode, those whose publication failed and is retried in
+	// the background), those being retried included: at the bound the
+	// revoking call fails with [ErrQueueFull]. The buffer is allocated by
+	// New: 32 bytes a slot, 2 MiB at the default. Default 65 536.
 	QueueLength int
 
 	// PublishTimeout bounds one publication: in Synchronous mode the wait
@@ -135,14 +186,17 @@ const (
 	DefaultPublishTimeout = 5 * time.Second
 	DefaultSaveInterval   = time.Second
 	DefaultCloseTimeout   = 5 * time.Second
+	DefaultMaxClockSkew   = 5 * time.Minute
+	DefaultStreamCheck    = 5 * time.Second
+
+	// MinSigningKey is the shortest SigningKey or VerifyKeys entry
+	// accepted, in bytes.
+	MinSigningKey = 32
 
 	// MaxAgeMargin is what the default MaxAge adds to the minimum.
 	MaxAgeMargin = time.Hour
 
 	maxReplicas = 5
-	// ttlSkew is added to each message's TTL for clock skew between the
-	// publishing engine and the servers.
-	ttlSkew = time.Minute
 )
 
 // MinMaxAge is the shortest stream MaxAge that keeps every record an engine
@@ -192,6 +246,19 @@ func (cfg Config) normalized(ecfg revoke.Config) (Config, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.TTLMargin == 0 {
+		cfg.TTLMargin = MaxAgeMargin
+	}
+	if cfg.MaxClockSkew == 0 {
+		cfg.MaxClockSkew = DefaultMaxClockSkew
+	}
+	if cfg.StreamCheckInterval == 0 {
+		cfg.StreamCheckInterval = DefaultStreamCheck
+	}
+	badKey := len(cfg.SigningKey) > 0 && len(cfg.SigningKey) < MinSigningKey
+	for _, k := range cfg.VerifyKeys {
+		badKey = badKey || len(k) < MinSigningKey
+	}
 	switch {
 	case strings.ContainsAny(cfg.Stream, " \t\r\n.*>/\\"):
 		return invalid("Stream %q must not contain whitespace, '.', '*', '>', '/' or '\\'", cfg.Stream)
@@ -213,6 +280,18 @@ func (cfg Config) normalized(ecfg revoke.Config) (Config, error) {
 		return invalid("SaveInterval must not be negative, got %v", cfg.SaveInterval)
 	case cfg.CloseTimeout < 0:
 		return invalid("CloseTimeout must not be negative, got %v", cfg.CloseTimeout)
+	case cfg.TTLMargin < 0:
+		return invalid("TTLMargin must not be negative, got %v", cfg.TTLMargin)
+	case cfg.MaxClockSkew < 0:
+		return invalid("MaxClockSkew must not be negative, got %v", cfg.MaxClockSkew)
+	case cfg.StreamCheckInterval < 0:
+		return invalid("StreamCheckInterval must not be negative, got %v", cfg.StreamCheckInterval)
+	case badKey:
+		return invalid("SigningKey and VerifyKeys must be at least %d bytes", MinSigningKey)
+	case len(cfg.VerifyKeys) > 0 && len(cfg.SigningKey) == 0:
+		return invalid("VerifyKeys needs a SigningKey")
+	case cfg.AcceptUnsigned && len(cfg.SigningKey) == 0:
+		return invalid("AcceptUnsigned needs a SigningKey")
 	case cfg.StateDir != "" && ecfg.Dir == "":
 		return invalid("StateDir %q needs an engine with Config.Dir: a memory-only engine starts empty, so resuming after its last position would lose records", cfg.StateDir)
 	}

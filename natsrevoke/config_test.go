@@ -31,6 +31,9 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, DefaultQueueLength, cfg.QueueLength)
 	assert.Equal(t, ecfg.Dir, cfg.StateDir, "the position is kept in the engine's Dir")
 	assert.NotNil(t, cfg.Logger)
+	assert.Equal(t, MaxAgeMargin, cfg.TTLMargin, "a publisher clock ahead by less than the MaxAge margin deletes nothing early")
+	assert.Equal(t, DefaultMaxClockSkew, cfg.MaxClockSkew)
+	assert.Equal(t, DefaultStreamCheck, cfg.StreamCheckInterval)
 
 	mem, err := Config{}.normalized(engineConfig(t, revoke.Config{}))
 	require.NoError(t, err)
@@ -58,6 +61,13 @@ func TestConfigRefuses(t *testing.T) {
 		{"save interval", Config{SaveInterval: -time.Second}, "SaveInterval"},
 		{"close timeout", Config{CloseTimeout: -time.Second}, "CloseTimeout"},
 		{"state dir on a memory engine", Config{StateDir: t.TempDir()}, "StateDir"},
+		{"TTL margin", Config{TTLMargin: -time.Second}, "TTLMargin"},
+		{"clock skew", Config{MaxClockSkew: -time.Second}, "MaxClockSkew"},
+		{"stream check", Config{StreamCheckInterval: -time.Second}, "StreamCheckInterval"},
+		{"short signing key", Config{SigningKey: []byte("short")}, "SigningKey"},
+		{"short verify key", Config{SigningKey: make([]byte, 32), VerifyKeys: [][]byte{make([]byte, 31)}}, "VerifyKeys"},
+		{"verify keys without a signing key", Config{VerifyKeys: [][]byte{make([]byte, 32)}}, "VerifyKeys"},
+		{"accept unsigned without a signing key", Config{AcceptUnsigned: true}, "AcceptUnsigned"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := tc.cfg.normalized(ecfg)
@@ -108,6 +118,11 @@ func TestCheckStream(t *testing.T) {
 		{"MaxMsgsPerSubject with DiscardNew only", func(c *jetstream.StreamConfig) {
 			c.MaxMsgsPerSubject, c.Discard = 2, jetstream.DiscardNew
 		}, "DiscardNewPerSubject"},
+		{"mirror", func(c *jetstream.StreamConfig) { c.Mirror = &jetstream.StreamSource{Name: "ORIGIN"} }, "mirror"},
+		{"NoAck", func(c *jetstream.StreamConfig) { c.NoAck = true }, "NoAck"},
+		{"subject transform", func(c *jetstream.StreamConfig) {
+			c.SubjectTransform = &jetstream.SubjectTransformConfig{Source: "revoke.>", Destination: "moved.>"}
+		}, "subject transform"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := good

@@ -23,6 +23,9 @@ func (r *Replicator) subscribe(ctx context.Context, seq uint64) error {
 		// subscribes again with a backoff capped at retryMax, so recovery
 		// follows the stream's return within about 2 s.
 		MaxResetAttempts: resetAttempts,
+		// Close deletes the consumer; this bounds how long the server
+		// keeps one whose process died (nats.go's default is 5 minutes).
+		InactiveThreshold: inactiveThreshold,
 	}
 	if seq > 1 {
 		occ.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
@@ -44,7 +47,7 @@ func (r *Replicator) subscribe(ctx context.Context, seq uint64) error {
 		return ErrClosed
 	default:
 	}
-	r.iter = iter
+	r.iter, r.cons = iter, cons
 	return nil
 }
 
@@ -64,42 +67,98 @@ const (
 	feedBuffer    = 2048
 	maxApplyBatch = 1024
 	applyWorkers  = 64
+	// inactiveThreshold is how long the server keeps an ordered consumer
+	// nobody pulls from: a few heartbeats.
+	inactiveThreshold = 10 * heartbeat
 )
 
-// consume applies the stream's messages until Close (or the engine's).
+// consume applies the stream's messages until Close (or the engine's), and
+// switches to a replaced stream when the watcher finds one: it stops
+// reading the old one, applies what was already read of it (more revoked,
+// never less), makes the new stream the one being read from sequence 1
+// (the saved position then counts in the new stream, see setStream) and
+// subscribes to it.
 func (r *Replicator) consume() {
-	defer close(r.consDone)
-	ch := make(chan jetstream.Msg, feedBuffer)
-	quit := make(chan struct{})
-	fed := make(chan struct{})
-	go r.feed(ch, quit, fed)
-	defer func() {
-		close(quit)
-		r.iterMu.Lock()
-		r.iter.Stop()
-		r.iterMu.Unlock()
-		<-fed
-	}()
 	batch := make([]jetstream.Msg, 0, maxApplyBatch)
 	for {
-		var msg jetstream.Msg
-		select {
-		case msg = <-ch:
-		case <-r.stop:
-			return
+		ch := make(chan jetstream.Msg, feedBuffer)
+		quit := make(chan struct{})
+		fed := make(chan struct{})
+		go r.feed(ch, quit, fed)
+		stopFeed := func() {
+			close(quit)
+			r.iterMu.Lock()
+			r.iter.Stop()
+			r.iterMu.Unlock()
+			<-fed
 		}
-		batch = append(batch[:0], msg)
-	fill:
-		for len(batch) < maxApplyBatch {
+		var change streamChange
+	read:
+		for {
+			var msg jetstream.Msg
 			select {
-			case msg := <-ch:
-				batch = append(batch, msg)
-			default:
-				break fill
+			case msg = <-ch:
+			case change = <-r.resets:
+				gen, _, _ := r.position()
+				if change.gen != gen {
+					continue // found while an earlier stream was read
+				}
+				break read
+			case <-r.stop:
+				stopFeed()
+				return
+			}
+			batch = append(batch[:0], msg)
+		fill:
+			for len(batch) < maxApplyBatch {
+				select {
+				case msg := <-ch:
+					batch = append(batch, msg)
+				default:
+					break fill
+				}
+			}
+			if !r.applyBatch(batch, true) {
+				stopFeed()
+				return
 			}
 		}
-		if !r.applyBatch(batch) {
+		stopFeed()
+		for drained := false; !drained; {
+			batch = batch[:0]
+			for len(batch) < maxApplyBatch && !drained {
+				select {
+				case msg := <-ch:
+					batch = append(batch, msg)
+				default:
+					drained = true
+				}
+			}
+			if len(batch) > 0 && !r.applyBatch(batch, false) {
+				return
+			}
+		}
+		r.deleteConsumer() // the ordered consumer may have recreated itself on the new stream
+		r.streamResets.Add(1)
+		r.setStream(change.info, 0)
+		if !r.resubscribe(1) {
 			return
+		}
+	}
+}
+
+// resubscribe subscribes from seq, retrying with backoff until it
+// succeeds (true) or Close.
+func (r *Replicator) resubscribe(seq uint64) bool {
+	for wait := retryMin; ; wait = min(2*wait, retryMax) {
+		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.PublishTimeout)
+		err := r.subscribe(ctx, seq)
+		cancel()
+		if err == nil {
+			return true
+		}
+		if errors.Is(err, ErrClosed) || !sleep(wait, r.stop) {
+			return false
 		}
 	}
 }
@@ -136,6 +195,7 @@ func (r *Replicator) feed(ch chan<- jetstream.Msg, quit <-chan struct{}, done ch
 		default:
 		}
 		r.consumerErrors.Add(1)
+		r.checkSoon() // was the stream deleted, or replaced?
 		if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 			// The ordered consumer recovers by itself; do not spin if the
 			// error persists (a closed connection, say).
@@ -170,6 +230,21 @@ func (r *Replicator) feed(ch chan<- jetstream.Msg, quit <-chan struct{}, done ch
 	}
 }
 
+// macOK reports whether msg carries a valid MAC, or none while
+// Config.AcceptUnsigned (counted in Stats.Unsigned).
+func (r *Replicator) macOK(msg jetstream.Msg) bool {
+	v := msg.Headers().Get(macHeader)
+	if v == "" && r.cfg.AcceptUnsigned {
+		r.unsigned.Add(1)
+		return true
+	}
+	return r.mac.valid(v, msg.Data())
+}
+
+// logWorthy limits the logging of refused messages, which whoever may
+// publish on the subject can send at will: the 1st, 2nd, 4th, 8th… are logged.
+func logWorthy(n int64) bool { return n&(n-1) == 0 }
+
 // sleep waits d; false if stop came first.
 func sleep(d time.Duration, stop <-chan struct{}) bool {
 	t := time.NewTimer(d)
@@ -182,10 +257,10 @@ func sleep(d time.Duration, stop <-chan struct{}) bool {
 	}
 }
 
-// applyBatch handles msgs, in stream order, and then moves the last handled
-// sequence to the last of them; false when consumption must end (Close, or
-// the engine is closed).
-func (r *Replicator) applyBatch(msgs []jetstream.Msg) bool {
+// applyBatch handles msgs, in stream order, and then (if moveSeq) moves
+// the last handled sequence to the last of them; false when consumption
+// must end (Close, or the engine is closed).
+func (r *Replicator) applyBatch(msgs []jetstream.Msg, moveSeq bool) bool {
 	recs := make([]revoke.Record, 0, len(msgs))
 	now := time.Now().Unix()
 	var last *jetstream.MsgMetadata
@@ -200,10 +275,21 @@ func (r *Replicator) applyBatch(msgs []jetstream.Msg) bool {
 		rec, err := DecodeRecord(subjectVersion(msg.Subject()), msg.Data())
 		switch {
 		case err != nil:
-			r.rejected.Add(1)
-			r.log.Error("natsrevoke: message refused, not applied", "seq", md.Sequence.Stream, "subject", msg.Subject(), "err", err)
+			if n := r.rejected.Add(1); logWorthy(n) {
+				r.log.Error("natsrevoke: message refused, not applied", "seq", md.Sequence.Stream, "subject", msg.Subject(), "err", err, "refused_so_far", n)
+			}
+		case r.mac != nil && !r.macOK(msg):
+			if n := r.badMAC.Add(1); logWorthy(n) {
+				r.log.Error("natsrevoke: record without a valid MAC refused, not applied (a publisher without the SigningKey, or a forgery)",
+					"seq", md.Sequence.Stream, "refused_so_far", n)
+			}
 		case rec.Deadline <= now:
 			r.skipped.Add(1)
+		case rec.Deadline > now+r.horizon || int64(rec.Value) > now+r.ahead:
+			if n := r.refusedDeadline.Add(1); logWorthy(n) {
+				r.log.Error("natsrevoke: record further in the future than this engine's MaxTTL, Leeway and MaxClockSkew allow refused, not applied",
+					"seq", md.Sequence.Stream, "deadline", time.Unix(rec.Deadline, 0), "value", rec.Value, "refused_so_far", n)
+			}
 		default:
 			recs = append(recs, rec)
 		}
@@ -237,7 +323,7 @@ func (r *Replicator) applyBatch(msgs []jetstream.Msg) bool {
 			}
 		}
 	}
-	if last != nil {
+	if last != nil && moveSeq {
 		r.pending.Store(last.NumPending)
 		r.lastStamp.Store(last.Timestamp.UnixNano())
 		r.lastLag.Store(int64(time.Since(last.Timestamp)))
@@ -282,40 +368,66 @@ func (r *Replicator) apply(rec revoke.Record) bool {
 // after the record was applied (a snapshot's rotation counts too).
 func (r *Replicator) saver() {
 	defer close(r.saveDone)
-	type mark struct{ seq, fsyncs uint64 }
-	var marks []mark
+	var marks []saveMark
+	var gen uint64
 	tick := time.NewTicker(r.cfg.SaveInterval)
 	defer tick.Stop()
 	for done := false; !done; {
 		select {
 		case <-tick.C:
 		case <-r.stop:
-			<-r.consDone // nothing is applied any more
+			<-r.runDone // nothing is applied any more
 			done = true
 		}
-		seq := r.lastSeq.Load()
-		durable := r.savedSeq.Load()
-		if r.durable {
-			durable = max(durable, seq)
-		} else if st := r.e.Stats(); st.JournalErr == nil {
-			// A broken journal may have lost what it wrote: promote no
-			// mark then (the engine refuses every Apply until reopened).
-			fsyncs := st.JournalFsyncs
-			i := 0
-			for ; i < len(marks) && marks[i].fsyncs < fsyncs; i++ {
-				durable = max(durable, marks[i].seq)
-			}
-			marks = marks[i:]
-			if seq > durable && (len(marks) == 0 || marks[len(marks)-1].seq < seq) {
-				marks = append(marks, mark{seq, fsyncs})
+		if r.out != nil && !r.durable {
+			if err := r.out.flush(); err != nil {
+				r.outboxErrors.Add(1)
+				r.log.Error("natsrevoke: outbox fsync failed", "err", err)
 			}
 		}
-		if durable > r.savedSeq.Load() {
-			if err := savePosition(r.posPath, position{seq: durable, created: r.created}); err != nil {
-				r.log.Error("natsrevoke: saving position failed", "err", err)
-				continue
-			}
-			r.savedSeq.Store(durable)
+		r.savePosition(&gen, &marks)
+	}
+}
+
+// saveMark is a handled sequence and the engine's fsync count read after it
+// was applied: it is durable once the count has moved on.
+type saveMark struct{ seq, fsyncs uint64 }
+
+// savePosition writes the position once durable; gen and marks are the
+// saver's state. Holding posMu, so that a stream change cannot slip in.
+func (r *Replicator) savePosition(gen *uint64, marks *[]saveMark) {
+	r.posMu.Lock()
+	defer r.posMu.Unlock()
+	if r.created == 0 {
+		return // detached: nothing read yet
+	}
+	if r.gen != *gen {
+		*gen, *marks = r.gen, nil // another stream: its sequences start over
+	}
+	seq := r.lastSeq.Load()
+	durable := r.savedSeq.Load()
+	if r.durable {
+		durable = max(durable, seq)
+	} else if st := r.e.Stats(); st.JournalErr == nil {
+		// A broken journal may have lost what it wrote: promote no
+		// mark then (the engine refuses every Apply until reopened).
+		fsyncs := st.JournalFsyncs
+		ms := *marks
+		i := 0
+		for ; i < len(ms) && ms[i].fsyncs < fsyncs; i++ {
+			durable = max(durable, ms[i].seq)
 		}
+		ms = ms[i:]
+		if seq > durable && (len(ms) == 0 || ms[len(ms)-1].seq < seq) {
+			ms = append(ms, saveMark{seq, fsyncs})
+		}
+		*marks = ms
+	}
+	if durable > r.savedSeq.Load() {
+		if err := savePosition(r.posPath, position{seq: durable, created: r.created}); err != nil {
+			r.log.Error("natsrevoke: saving position failed", "err", err)
+			return
+		}
+		r.savedSeq.Store(durable)
 	}
 }

@@ -8,10 +8,14 @@
 // in stream order with [revoke.Engine.Apply], which merges idempotently and
 // never re-publishes. A replica that restarts resumes after the last
 // sequence it applied (kept in a small file in the engine's Dir); a new one
-// reads the stream from its start. Checks never touch the network.
+// reads the stream from its start. Local records wait in an outbox file
+// until the stream acknowledges them, so a crash does not lose them for the
+// other replicas; New does not need NATS to be up (the Replicator attaches
+// in the background); a stream deleted and created again is noticed and
+// read from its start. Checks never touch the network.
 //
 //	e, _ := revoke.New(revoke.Config{Dir: "/var/lib/svc/revoked"})
-//	nc, _ := nats.Connect(url, nats.MaxReconnects(-1))
+//	nc, _ := nats.Connect(url, nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
 //	js, _ := jetstream.New(nc)
 //	rep, err := natsrevoke.New(ctx, e, js, natsrevoke.Config{Stream: "REVOKE_myissuer", Replicas: 3})
 //	...

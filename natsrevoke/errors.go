@@ -40,4 +40,19 @@ var (
 	// could not be published within Config.CloseTimeout; the message says
 	// how many. They stay revoked locally.
 	ErrNotDrained = errors.New("natsrevoke: publish queue not drained")
+
+	// ErrPending is wrapped by the error of a revoking call whose record
+	// the stream has not acknowledged (Synchronous mode: the publication
+	// failed or timed out; either mode: the Replicator is not attached to
+	// its stream yet) but which is kept for publication: in the outbox
+	// file when the Replicator has a StateDir (so it survives a crash),
+	// in memory otherwise. The revocation is in force locally. With the
+	// core's ErrNotPropagated in the same chain, it reads "stored locally,
+	// will reach the other replicas once the stream takes it".
+	ErrPending = errors.New("natsrevoke: not yet acknowledged by the stream; kept for publication")
+
+	// ErrOutboxDamaged is wrapped by [New] when the outbox file (records
+	// not yet acknowledged by the stream) does not verify beyond a torn
+	// tail, or is of an unknown version. The message names the file.
+	ErrOutboxDamaged = errors.New("natsrevoke: outbox damaged")
 )

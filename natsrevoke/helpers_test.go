@@ -3,6 +3,7 @@ package natsrevoke
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -184,3 +185,6 @@ func startCluster(t testing.TB) []*server.Server {
 	}, 30*time.Second, 20*time.Millisecond, "no JetStream meta leader with %d peers", n)
 	return servers
 }
+
+// slogTo returns a logger that writes text lines to w.
+func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }

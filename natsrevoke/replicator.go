@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,12 +34,28 @@ type Replicator struct {
 	log      *slog.Logger
 	subject  string
 	stream   string
-	useTTL   bool
-	maxAge   time.Duration // the stream's MaxAge, 0 for unlimited
-	created  int64         // the stream's creation time, Unix ns
 	posPath  string        // "" when no position is kept
+	out      outbox        // nil without a StateDir
+	mac      *macer        // nil without a SigningKey
 	durable  bool          // the engine's Apply is durable on return (SyncAlways)
 	parallel bool          // apply batches concurrently (Dir and SyncAlways: one fsync per Apply)
+	horizon  int64         // seconds: the latest deadline accepted is now + horizon
+	ahead    int64         // seconds: the latest cutoff second accepted is now + ahead
+	replayed int           // records taken from the outbox file at New
+	attached chan struct{} // closed once the stream is found (or created) and consumed
+
+	// Of the stream being read; set by setStream (New, then the consume
+	// goroutine when the stream was replaced), read by the publisher.
+	useTTL atomic.Bool
+	maxAge atomic.Int64 // the stream's MaxAge, 0 for unlimited
+
+	// posMu makes a change of the stream being read (gen, created,
+	// lastSeq reset) exclusive with the saver's promotion of a position,
+	// so that no sequence of one stream is saved as a position in another.
+	posMu     sync.Mutex
+	gen       uint64       // guarded by posMu: counts the streams read since New
+	created   int64        // guarded by posMu: the stream's creation time, Unix ns
+	createdAt atomic.Int64 // created, for Stats
 
 	// mu makes closing and observers in flight exclusive: observers hold
 	// it for reading (a Synchronous one during its publication), Close
@@ -49,26 +63,30 @@ type Replicator struct {
 	mu      sync.RWMutex
 	closing bool // guarded by mu
 
-	queue   chan revoke.Record
+	queue   chan item
 	pubStop chan struct{} // closed by Close: drain the queue, then exit
 	abort   chan struct{} // closed when Close's wait is over: give up retrying
 	pubDone chan struct{}
 
-	// iterMu guards iter, which the consumer goroutine replaces when the
-	// ordered consumer cannot recover by itself.
-	iterMu   sync.Mutex
-	iter     jetstream.MessagesContext
-	stop     chan struct{} // closed by Close: stop consuming and saving
-	consDone chan struct{}
-	saveDone chan struct{}
+	// iterMu guards iter and cons, which subscribe replaces.
+	iterMu    sync.Mutex
+	iter      jetstream.MessagesContext
+	cons      jetstream.Consumer
+	stop      chan struct{} // closed by Close: stop attaching, consuming, watching and saving
+	runDone   chan struct{}
+	saveDone  chan struct{}
+	watchDone chan struct{}
+	check     chan struct{}     // buffered 1: ask the watcher to check the stream now
+	resets    chan streamChange // buffered 1: watcher → consume goroutine
 
-	startSeq uint64
+	startSeq atomic.Uint64
 
 	// Counters and gauges for Stats.
-	queued, published, duplicates, pubFailures, retries, queueFull atomic.Int64
-	applied, skipped, rejected, applyErrors, consumerErrors        atomic.Int64
-	lastSeq, pending, savedSeq, resumes                            atomic.Uint64
-	lastStamp, lastLag                                             atomic.Int64
+	queued, published, duplicates, pubFailures, retries, queueFull  atomic.Int64
+	applied, skipped, rejected, applyErrors, consumerErrors         atomic.Int64
+	refusedDeadline, badMAC, unsigned, outboxErrors, attachFailures atomic.Int64
+	lastSeq, pending, savedSeq, resumes, streamResets               atomic.Uint64
+	lastStamp, lastLag                                              atomic.Int64
 
 	// onApply, if set (benchmarks only), hears of each record once
 	// applied, on a consumer goroutine.
@@ -78,20 +96,39 @@ type Replicator struct {
 	closeErr  error
 }
 
+// item is a record waiting for publication and its outbox id (0: none).
+type item struct {
+	rec revoke.Record
+	id  uint64
+}
+
 // Stats are the Replicator's figures, for metrics. All counts are since
 // [New].
 type Stats struct {
-	// Queued is the number of records waiting to be published (Queued
-	// mode), those being retried included; at Config.QueueLength the next
-	// revocation fails with ErrQueueFull.
-	Queued int
+	// Attached reports whether the Replicator has found its stream and
+	// consumes it. New returns a detached Replicator when the stream could
+	// not be reached; it attaches by itself once it can (AttachFailures
+	// counts the attempts that failed).
+	Attached       bool
+	AttachFailures int64
+
+	// Queued is the number of records waiting to be published (those
+	// being retried included); at Config.QueueLength the next revocation
+	// fails with ErrQueueFull. Outbox is the number of records kept in
+	// the outbox file until the stream acknowledges them (Queued plus
+	// those refused by a full queue, which wait for the next start);
+	// Replayed of them were left by the previous run and published again
+	// since New. OutboxErrors counts failed writes to it.
+	Queued           int
+	Outbox, Replayed int
+	OutboxErrors     int64
 	// Published counts records the stream acknowledged, Duplicates the
 	// part of them it recognised as already stored (same message id within
 	// its duplicate window).
 	Published, Duplicates int64
-	// PublishFailures counts failed publication attempts: in Synchronous
-	// mode each one was returned to the revoking call; in Queued mode each
-	// one was retried (Retries counts the retry rounds).
+	// PublishFailures counts failed publication attempts (each retried in
+	// the background; in Synchronous mode the first is also returned to
+	// the revoking call); Retries counts the retry rounds.
 	PublishFailures, Retries int64
 	// QueueFull counts revocations refused with ErrQueueFull.
 	QueueFull int64
@@ -99,8 +136,13 @@ type Stats struct {
 	// Applied counts records from the stream merged into the engine (own
 	// records included); SkippedExpired those whose deadline had passed
 	// when they arrived; Rejected messages that did not decode (unknown
-	// format version, wrong length), logged and not applied.
-	Applied, SkippedExpired, Rejected int64
+	// format version, wrong length); RefusedDeadline records whose
+	// deadline or cutoff lay further in the future than an engine like
+	// this one can produce (see Config.MaxClockSkew); BadMAC records
+	// without a valid MAC (Config.SigningKey). Refused messages are
+	// logged and not applied. Unsigned counts records applied without a
+	// MAC under Config.AcceptUnsigned.
+	Applied, SkippedExpired, Rejected, RefusedDeadline, BadMAC, Unsigned int64
 	// ApplyErrors counts failed Apply calls (ErrFull, a journal error):
 	// the consumer retries the same record with backoff and does not move
 	// past it. ConsumerErrors counts errors of the stream subscription,
@@ -109,12 +151,18 @@ type Stats struct {
 	// up; the ordered consumer's own recoveries are not counted.
 	ApplyErrors, ConsumerErrors int64
 	Resubscribes                uint64
+	// StreamResets counts the times the stream was found replaced (deleted
+	// and created again) and read again from its start; StreamCreated is
+	// the creation time of the stream being read (zero while detached).
+	StreamResets  uint64
+	StreamCreated time.Time
 
 	// StartSeq is the stream sequence consumption started from: 1 for a
-	// replica with no saved position, the saved position + 1 otherwise.
+	// replica with no saved position (or after a stream reset), the saved
+	// position + 1 otherwise.
 	StartSeq uint64
 	// LastSeq is the stream sequence of the last message handled
-	// (applied, skipped or rejected), 0 before the first.
+	// (applied, skipped or refused), 0 before the first.
 	LastSeq uint64
 	// SavedSeq is the last sequence written to the position file.
 	SavedSeq uint64
@@ -129,16 +177,29 @@ type Stats struct {
 	Lag           time.Duration
 }
 
-// New checks or creates the stream, starts consuming it from the saved
-// position (or from its first message), starts the publisher (Queued mode)
-// and installs the engine's observer. ctx bounds the stream set-up only.
+// New starts a Replicator for engine e: it opens the outbox (records a
+// previous run kept for publication, queued again), checks or creates the
+// stream, starts consuming it from the saved position (or from its first
+// message), starts the publisher and installs the engine's observer. ctx
+// bounds the first attempt to reach the stream only.
+//
+// New does not need NATS: when the stream cannot be reached (the
+// connection is down, the request times out), New returns a detached
+// Replicator, logs it, and keeps trying in the background; meanwhile
+// checks are served, revocations are kept for publication (in the outbox
+// when there is a StateDir), and [Replicator.CaughtUp] waits. Stats tells
+// whether it is attached. Errors that waiting cannot cure are returned:
+// an invalid Config ([ErrInvalidConfig]), a stream that could lose records
+// ([ErrStreamConfig]), a damaged outbox ([ErrOutboxDamaged]).
 //
 // With no stream of that name, New creates one from cfg: file storage,
 // subjects "<SubjectPrefix>.>", Replicas, MaxAge, Duplicates, per-message
 // TTLs (unless NoMsgTTL or the server predates 2.11), limits retention and
 // no message or byte limits. An existing stream is not changed; New refuses
-// it with an error wrapping [ErrStreamConfig] if it could drop live records
-// or does not capture "<SubjectPrefix>.v1".
+// it with an error wrapping [ErrStreamConfig] if it could drop live records,
+// is a mirror, has NoAck or a subject transform, or does not capture
+// "<SubjectPrefix>.v1", and logs a warning if it has fewer replicas than
+// cfg.Replicas.
 //
 // Records the engine accepted before New are not published. New returns
 // before the stream has been read: call [Replicator.CaughtUp] before
@@ -154,54 +215,129 @@ func New(ctx context.Context, e *revoke.Engine, js jetstream.JetStream, cfg Conf
 		return nil, err
 	}
 	r := &Replicator{
-		e:        e,
-		js:       js,
-		cfg:      cfg,
-		log:      cfg.Logger.With("stream", cfg.Stream),
-		subject:  cfg.subject(),
-		stream:   cfg.Stream,
-		durable:  ecfg.Sync == revoke.SyncAlways,
-		parallel: ecfg.Sync == revoke.SyncAlways && ecfg.Dir != "",
-		pubStop:  make(chan struct{}),
-		abort:    make(chan struct{}),
-		pubDone:  make(chan struct{}),
-		stop:     make(chan struct{}),
-		consDone: make(chan struct{}),
-		saveDone: make(chan struct{}),
+		e:         e,
+		js:        js,
+		cfg:       cfg,
+		log:       cfg.Logger.With("stream", cfg.Stream),
+		subject:   cfg.subject(),
+		stream:    cfg.Stream,
+		mac:       newMacer(cfg.SubjectPrefix, cfg.SigningKey, cfg.VerifyKeys),
+		durable:   ecfg.Sync == revoke.SyncAlways,
+		parallel:  ecfg.Sync == revoke.SyncAlways && ecfg.Dir != "",
+		horizon:   int64((MinMaxAge(ecfg) + cfg.MaxClockSkew + time.Second - 1) / time.Second),
+		ahead:     int64((ecfg.Leeway + cfg.MaxClockSkew + time.Second - 1) / time.Second),
+		attached:  make(chan struct{}),
+		pubStop:   make(chan struct{}),
+		abort:     make(chan struct{}),
+		pubDone:   make(chan struct{}),
+		stop:      make(chan struct{}),
+		runDone:   make(chan struct{}),
+		saveDone:  make(chan struct{}),
+		watchDone: make(chan struct{}),
+		check:     make(chan struct{}, 1),
+		resets:    make(chan streamChange, 1),
 	}
-	info, err := r.ensureStream(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r.created = info.Created.UnixNano()
-	r.maxAge = info.Config.MaxAge
-	r.useTTL = info.Config.AllowMsgTTL && !cfg.NoMsgTTL
-
-	var from uint64
+	var kept []outboxEntry
 	if cfg.StateDir != "" {
 		r.posPath = positionPath(cfg.StateDir, cfg.Stream)
-		from = r.resumeFrom(info)
+		out, entries, torn, err := openOutbox(outboxPath(cfg.StateDir, cfg.Stream), r.durable, time.Now().Unix())
+		if err != nil {
+			return nil, err
+		}
+		if torn > 0 {
+			r.log.Warn("natsrevoke: dropped the torn tail of the outbox (a crash during an append)", "bytes", torn)
+		}
+		r.out, kept, r.replayed = out, entries, len(entries)
 	}
-	r.startSeq = from + 1
-	r.lastSeq.Store(from)
-	r.savedSeq.Store(from)
-	if err := r.subscribe(ctx, r.startSeq); err != nil {
+	r.queue = make(chan item, max(cfg.QueueLength, len(kept)))
+	for _, k := range kept {
+		r.queue <- item{rec: k.rec, id: k.id}
+	}
+	r.queued.Store(int64(len(kept)))
+	if len(kept) > 0 {
+		r.log.Info("natsrevoke: publishing records a previous run kept in the outbox", "records", len(kept))
+	}
+
+	actx, cancel := context.WithTimeout(ctx, cfg.PublishTimeout)
+	err = r.attach(actx)
+	cancel()
+	switch {
+	case err == nil:
+		close(r.attached)
+	case errors.Is(err, ErrStreamConfig):
+		if r.out != nil {
+			_ = r.out.close()
+		}
 		return nil, err
+	default:
+		r.attachFailures.Add(1)
+		r.log.Warn("natsrevoke: stream unreachable; starting detached (checks are served, revocations kept for publication, attaching in the background)", "err", err)
 	}
-	go r.consume()
+	go r.run()
 	if r.posPath != "" {
 		go r.saver()
 	} else {
 		close(r.saveDone)
 	}
-	if cfg.Publish == Queued {
-		r.queue = make(chan revoke.Record, cfg.QueueLength)
-		go r.publisher()
-	} else {
-		close(r.pubDone)
-	}
+	go r.publisher()
 	e.SetObserver(r.observe)
 	return r, nil
+}
+
+// attach finds or creates the stream and subscribes from the saved position.
+func (r *Replicator) attach(ctx context.Context) error {
+	info, err := r.ensureStream(ctx)
+	if err != nil {
+		return err
+	}
+	var from uint64
+	if r.posPath != "" {
+		from = r.resumeFrom(info)
+	}
+	if err := r.subscribe(ctx, from+1); err != nil {
+		return err
+	}
+	r.setStream(info, from)
+	return nil
+}
+
+// run attaches (if New could not), then watches the stream and consumes it
+// until Close.
+func (r *Replicator) run() {
+	defer close(r.runDone)
+	select {
+	case <-r.attached:
+	default:
+		if !r.attachLoop() {
+			close(r.watchDone)
+			return
+		}
+		close(r.attached)
+		r.log.Info("natsrevoke: attached to the stream")
+	}
+	go r.watch()
+	r.consume()
+}
+
+// attachLoop retries attach with backoff until it succeeds (true) or Close.
+func (r *Replicator) attachLoop() bool {
+	for wait := retryMin; ; wait = min(2*wait, retryMax) {
+		if !sleep(wait, r.stop) {
+			return false
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.PublishTimeout)
+		err := r.attach(ctx)
+		cancel()
+		if err == nil {
+			return true
+		}
+		if n := r.attachFailures.Add(1); n&(n-1) == 0 || errors.Is(err, ErrStreamConfig) {
+			r.log.Warn("natsrevoke: still detached", "attempts", n, "err", err)
+		}
+		if errors.Is(err, ErrStreamConfig) {
+			wait = retryMax // an operator has to fix the stream: no hurry
+		}
+	}
 }
 
 // resumeFrom returns the last applied sequence of the saved position, or 0
@@ -214,7 +350,7 @@ func (r *Replicator) resumeFrom(info *jetstream.StreamInfo) uint64 {
 		return 0
 	case !ok:
 		return 0
-	case p.created != r.created:
+	case p.created != info.Created.UnixNano():
 		r.log.Warn("natsrevoke: saved position belongs to an earlier stream of that name; reading the stream from the start",
 			"saved_created", time.Unix(0, p.created), "stream_created", info.Created)
 		return 0
@@ -226,107 +362,25 @@ func (r *Replicator) resumeFrom(info *jetstream.StreamInfo) uint64 {
 	return p.seq
 }
 
-// ensureStream returns the stream's info, creating the stream if there is
-// none, and checks that its configuration keeps every live record.
-func (r *Replicator) ensureStream(ctx context.Context) (*jetstream.StreamInfo, error) {
-	s, err := r.js.Stream(ctx, r.stream)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		sc := jetstream.StreamConfig{
-			Name:        r.stream,
-			Description: "revoke deny-list records (github.com/jwtrevoke/revoke/natsrevoke)",
-			Subjects:    []string{r.cfg.SubjectPrefix + ".>"},
-			Retention:   jetstream.LimitsPolicy,
-			Discard:     jetstream.DiscardNew,
-			Storage:     jetstream.FileStorage,
-			Replicas:    r.cfg.Replicas,
-			MaxAge:      r.cfg.MaxAge,
-			Duplicates:  r.cfg.Duplicates,
-			AllowMsgTTL: !r.cfg.NoMsgTTL && serverAtLeast(r.js.Conn().ConnectedServerVersion(), 2, 11),
-		}
-		s, err = r.js.CreateStream(ctx, sc)
-		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			s, err = r.js.Stream(ctx, r.stream) // another replica created it first
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("natsrevoke: stream %s: %w", r.stream, err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("natsrevoke: stream %s: %w", r.stream, err)
-	}
-	if err := checkStream(info.Config, r.subject, MinMaxAge(r.e.Config())); err != nil {
-		return nil, err
-	}
-	return info, nil
-}
-
-// checkStream refuses a stream configuration that could lose live records
-// or does not capture subject.
-func checkStream(sc jetstream.StreamConfig, subject string, minAge time.Duration) error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: stream %s: "+format, append([]any{ErrStreamConfig, sc.Name}, args...)...)
-	}
-	captured := false
-	for _, f := range sc.Subjects {
-		captured = captured || subjectMatches(f, subject)
-	}
-	switch {
-	case !captured:
-		return bad("subjects %q do not capture %q", sc.Subjects, subject)
-	case sc.MaxAge != 0 && sc.MaxAge < minAge:
-		return bad("MaxAge %v is shorter than the engine's longest deadline (MaxTTL + 2×Leeway + 1s = %v); raise it to at least that", sc.MaxAge, minAge)
-	case sc.Storage != jetstream.FileStorage:
-		return bad("storage is %v; records must survive a server restart: use file storage", sc.Storage)
-	case sc.Retention != jetstream.LimitsPolicy:
-		return bad("retention is %v; consumed records would be deleted: use limits retention", sc.Retention)
-	case sc.Discard == jetstream.DiscardOld && (sc.MaxMsgs > 0 || sc.MaxBytes > 0):
-		return bad("limits (MaxMsgs %d, MaxBytes %d) with DiscardOld would drop live records: remove the limits or use DiscardNew",
-			sc.MaxMsgs, sc.MaxBytes)
-	case sc.MaxMsgsPerSubject > 0 && !(sc.Discard == jetstream.DiscardNew && sc.DiscardNewPerSubject):
-		// Every record goes to one subject, and the server enforces a
-		// per-subject limit by deleting that subject's oldest message
-		// unless DiscardNewPerSubject makes it refuse the new one instead.
-		return bad("MaxMsgsPerSubject %d would delete the oldest live records (every record is on %q): remove it, or set DiscardNew with DiscardNewPerSubject so that publishing fails instead",
-			sc.MaxMsgsPerSubject, subject)
-	}
-	return nil
-}
-
-// subjectMatches reports whether the subject filter f (with '*' and '>'
-// wildcards) matches the literal subject s.
-func subjectMatches(f, s string) bool {
-	ft, st := strings.Split(f, "."), strings.Split(s, ".")
-	for i, tok := range ft {
-		if tok == ">" {
-			return len(st) > i
-		}
-		if i >= len(st) || (tok != "*" && tok != st[i]) {
-			return false
-		}
-	}
-	return len(ft) == len(st)
-}
-
-// serverAtLeast reports whether the version string v ("2.11.3") is at
-// least major.minor.
-func serverAtLeast(v string, major, minor int) bool {
-	parts := strings.SplitN(v, ".", 3)
-	if len(parts) < 2 {
+// isAttached reports whether the stream has been attached.
+func (r *Replicator) isAttached() bool {
+	select {
+	case <-r.attached:
+		return true
+	default:
 		return false
 	}
-	ma, err1 := strconv.Atoi(parts[0])
-	mi, err2 := strconv.Atoi(parts[1])
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	return ma > major || (ma == major && mi >= minor)
 }
 
-// Stats returns the current figures. Cost: a few atomic loads.
+// Stats returns the current figures. Cost: a few atomic loads, and the
+// outbox's mutex.
 func (r *Replicator) Stats() Stats {
 	st := Stats{
+		Attached:        r.isAttached(),
+		AttachFailures:  r.attachFailures.Load(),
 		Queued:          int(r.queued.Load()),
+		Replayed:        r.replayed,
+		OutboxErrors:    r.outboxErrors.Load(),
 		Published:       r.published.Load(),
 		Duplicates:      r.duplicates.Load(),
 		PublishFailures: r.pubFailures.Load(),
@@ -335,14 +389,24 @@ func (r *Replicator) Stats() Stats {
 		Applied:         r.applied.Load(),
 		SkippedExpired:  r.skipped.Load(),
 		Rejected:        r.rejected.Load(),
+		RefusedDeadline: r.refusedDeadline.Load(),
+		BadMAC:          r.badMAC.Load(),
+		Unsigned:        r.unsigned.Load(),
 		ApplyErrors:     r.applyErrors.Load(),
 		ConsumerErrors:  r.consumerErrors.Load(),
 		Resubscribes:    r.resumes.Load(),
-		StartSeq:        r.startSeq,
+		StreamResets:    r.streamResets.Load(),
+		StartSeq:        r.startSeq.Load(),
 		LastSeq:         r.lastSeq.Load(),
 		SavedSeq:        r.savedSeq.Load(),
 		Pending:         r.pending.Load(),
 		Lag:             time.Duration(r.lastLag.Load()),
+	}
+	if r.out != nil {
+		st.Outbox = r.out.len()
+	}
+	if c := r.createdAt.Load(); c != 0 {
+		st.StreamCreated = time.Unix(0, c)
 	}
 	if ts := r.lastStamp.Load(); ts != 0 {
 		st.LastTimestamp = time.Unix(0, ts)
@@ -352,11 +416,12 @@ func (r *Replicator) Stats() Stats {
 
 // Close removes the engine's observer (later revocations are local only),
 // waits up to Config.CloseTimeout for the queue to be published, stops
-// consuming, saves the position and stops every goroutine the Replicator
-// started. It returns an error wrapping [ErrNotDrained] if records were
-// left unpublished (they stay revoked locally). It neither closes the
-// engine nor the connection. Idempotent: a later call returns the same
-// error.
+// consuming, saves the position, deletes its consumer on the server and
+// stops every goroutine the Replicator started. It returns an error
+// wrapping [ErrNotDrained] if records were left unpublished: they stay
+// revoked locally and, with a StateDir, in the outbox, published by the
+// next Replicator on this StateDir. It neither closes the engine nor the
+// connection. Idempotent: a later call returns the same error.
 func (r *Replicator) Close() error {
 	r.closeOnce.Do(func() {
 		r.e.SetObserver(nil)
@@ -369,51 +434,90 @@ func (r *Replicator) Close() error {
 		<-r.pubDone
 		t.Stop()
 		if n := r.queued.Load(); n > 0 {
-			r.closeErr = fmt.Errorf("%w: %d records not published within %v (they stay revoked locally)", ErrNotDrained, n, r.cfg.CloseTimeout)
+			where := "they stay revoked locally"
+			if r.out != nil {
+				where = "they stay revoked locally and in the outbox, published at the next start"
+			}
+			r.closeErr = fmt.Errorf("%w: %d records not published within %v (%s)", ErrNotDrained, n, r.cfg.CloseTimeout, where)
 		}
 
 		close(r.stop)
 		r.iterMu.Lock()
-		r.iter.Stop()
+		if r.iter != nil {
+			r.iter.Stop()
+		}
 		r.iterMu.Unlock()
-		<-r.consDone
+		<-r.runDone
+		<-r.watchDone
 		<-r.saveDone
+		r.deleteConsumer()
+		if r.out != nil {
+			if err := r.out.close(); err != nil {
+				r.closeErr = errors.Join(r.closeErr, err)
+			}
+		}
 	})
 	return r.closeErr
 }
 
+// deleteConsumer removes the ordered consumer from the server rather than
+// leave it to its inactivity threshold.
+func (r *Replicator) deleteConsumer() {
+	r.iterMu.Lock()
+	cons := r.cons
+	r.iterMu.Unlock()
+	if cons == nil {
+		return
+	}
+	ci := cons.CachedInfo()
+	if ci == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), min(r.cfg.PublishTimeout, 2*time.Second))
+	defer cancel()
+	if err := r.js.DeleteConsumer(ctx, r.stream, ci.Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		r.log.Debug("natsrevoke: could not delete the consumer; the server drops it after its inactivity threshold",
+			"consumer", ci.Name, "err", err)
+	}
+}
+
 // CaughtUp waits until every record the stream held when it was called has
-// been handled (applied, or skipped as expired): call it after New and
-// before serving requests. Records still in this replica's own queue are not
-// in the stream yet, so it does not wait for them (Stats().Queued). It returns ctx's error when ctx ends first, and
-// [ErrClosed] after Close. Cost: a stream lookup, then one "last message of
-// the records' subjects" request to the server every 20 ms while it waits.
+// been handled (applied, skipped as expired, or refused): call it after New
+// and before serving requests. While the Replicator is detached it waits
+// for the stream. Records still in this replica's own queue are not in the
+// stream yet, so it does not wait for them (Stats().Queued). It returns
+// ctx's error when ctx ends first, and [ErrClosed] after Close. Cost: two
+// requests to the server (the stream's info, the last record message)
+// every 20 ms while it waits.
 //
 // The target is the stream sequence of the last record message at the call,
 // asked of the stream itself: a consumer's own pending count can read 0 for
 // a moment while the ordered consumer recreates itself, which would end the
-// wait early. If that message is deleted before it is delivered (its
-// per-message TTL ran out), the wait ends once every record message the
-// stream still holds has been handled.
+// wait early. Sequences are compared within one stream only: if the stream
+// has another creation time than the one being read (it was replaced),
+// CaughtUp has the stream checked at once and waits until the new one is
+// being read and caught up. If the target message is deleted before it is
+// delivered (its per-message TTL ran out), the wait ends once every record
+// message the stream still holds has been handled.
 func (r *Replicator) CaughtUp(ctx context.Context) error {
 	filter := r.cfg.SubjectPrefix + ".>"
-	var stream jetstream.Stream
-	target, haveTarget := uint64(0), false
+	target, targetGen, haveTarget := uint64(0), uint64(0), false
 	for {
 		if r.stopping() {
 			return ErrClosed
 		}
-		if stream == nil {
-			stream, _ = r.js.Stream(ctx, r.stream)
-		}
-		if stream != nil {
-			last, err := lastSeqOf(ctx, stream, filter)
-			if err == nil {
-				if !haveTarget {
-					target, haveTarget = last, true
-				}
-				if handled := r.lastSeq.Load(); handled >= target || handled >= last {
-					return nil
+		if r.isAttached() {
+			if s, err := r.js.Stream(ctx, r.stream); err == nil {
+				gen, created, handled := r.position()
+				if s.CachedInfo().Created.UnixNano() != created {
+					r.checkSoon() // another stream than the one being read
+				} else if last, err := lastSeqOf(ctx, s, filter); err == nil {
+					if !haveTarget || targetGen != gen {
+						target, targetGen, haveTarget = last, gen, true
+					}
+					if handled >= target || handled >= last {
+						return nil
+					}
 				}
 			}
 		}

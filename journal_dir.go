@@ -1,0 +1,393 @@
+package revoke
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// A durability directory holds snapshot.rvk (optional), journal files
+// named by generation, and at times snapshot.rvk.tmp (a snapshot being
+// written) and LOCK. Generations start at 1 and run without a gap from the
+// snapshot's generation (the first one it does not cover) or, without a
+// snapshot, from 1; journals below the snapshot's generation are stale
+// (covered, deleted once the snapshot is durable). Recovery first verifies
+// the whole directory without changing anything (loadDir) and only then
+// repairs what a crash leaves (repairDir): it removes the temporary
+// snapshot and the stale journals, and trims the torn tail of the newest
+// journal.
+
+// dirFiles is what a directory holds: the snapshot (if any) and the
+// journal generations, in order.
+type dirFiles struct {
+	snapshot bool
+	tmp      bool
+	journals []uint64
+}
+
+func listDir(fsys fileSystem, dir string) (dirFiles, error) {
+	var d dirFiles
+	names, err := fsys.ReadDir(dir)
+	if err != nil {
+		return d, fmt.Errorf("revoke: listing %s: %w", dir, err)
+	}
+	for _, name := range names {
+		switch name {
+		case snapshotName:
+			d.snapshot = true
+		case snapshotTmpName:
+			d.tmp = true
+		default:
+			if g, ok := parseJournalName(name); ok {
+				d.journals = append(d.journals, g)
+			}
+		}
+	}
+	slices.Sort(d.journals)
+	return d, nil
+}
+
+// dirPlan is what recovery must change in a directory that verified, and
+// the generation of the journal to start.
+type dirPlan struct {
+	next      uint64
+	removeTmp bool
+	stale     []uint64
+	// trimGen's torn tail starts at trimEnd (0: the whole file, whose
+	// header is torn, is removed and its generation reused as next).
+	trim    bool
+	trimGen uint64
+	trimEnd int64
+	// seal says the newest journal, sealGen, holding sealRecords records
+	// up to offset sealAt, must be sealed before the next one starts.
+	seal        bool
+	sealGen     uint64
+	sealRecords int
+	sealAt      int64
+}
+
+// missingf returns an error wrapping ErrCorrupt that names what is missing.
+func missingf(dir, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrCorrupt, dir, fmt.Sprintf(format, args...))
+}
+
+// loadDir verifies the snapshot and the journals of dir, handing their
+// records to apply, and returns what repairDir must change and the
+// generation the next journal must have. It changes nothing. visit, if not
+// nil, is told about every file with its verdict, missing generations
+// included. On damage it still reads every file (so that the report is
+// complete) and returns the most telling error: an unsupported version
+// first (the fix is to run a newer release), then an unreadable file,
+// then corruption or a missing file, each naming the file.
+func loadDir(fsys fileSystem, dir string, apply func([]record), visit func(FileReport)) (dirPlan, error) {
+	var plan dirPlan
+	report := func(r FileReport) {
+		if visit != nil {
+			visit(r)
+		}
+	}
+	d, err := listDir(fsys, dir)
+	if err != nil {
+		return plan, err
+	}
+	var errs []error
+	fail := func(r FileReport, err error) {
+		if r.Verdict == "" {
+			r.Verdict = verdictOf(err)
+		}
+		r.Problem = err.Error()
+		report(r)
+		errs = append(errs, err)
+	}
+	first, snapOK := uint64(1), false
+	if d.snapshot {
+		path := filepath.Join(dir, snapshotName)
+		r := FileReport{Name: snapshotName, Kind: "snapshot"}
+		h, n, size, err := readSnapshotFile(fsys, path, apply)
+		r.Size, r.Records = size, n
+		if err != nil {
+			fail(r, err)
+		} else {
+			first, snapOK = h.generation, true
+			r.Generation, r.Created, r.Verdict = h.generation, time.Unix(h.created, 0), VerdictOK
+			report(r)
+			if h.generation == 0 {
+				fail(FileReport{Name: snapshotName, Kind: "snapshot"},
+					corruptf(path, 16, "generation 0: a snapshot of a stream (WriteTo), not of a directory; load it with ReadFrom"))
+			}
+		}
+	}
+	live := d.journals
+	if d.snapshot && !snapOK {
+		// The snapshot's generation is unknown: check the journals as
+		// they are, for the report.
+		first = 0
+		if len(live) > 0 {
+			first = live[0]
+		}
+	}
+	for len(live) > 0 && live[0] < first {
+		r := FileReport{Name: journalName(live[0]), Kind: "journal", Generation: live[0]}
+		// Not read (the snapshot covers it), but never deleted if a newer
+		// release wrote it.
+		if err := checkJournalVersion(fsys, filepath.Join(dir, r.Name)); err != nil {
+			fail(r, err)
+		} else {
+			r.Verdict, r.Problem = VerdictStale, "the snapshot covers it; New deletes it"
+			report(r)
+			plan.stale = append(plan.stale, live[0])
+		}
+		live = live[1:]
+	}
+	// Generations must run from first to the newest without a gap.
+	switch {
+	case !d.snapshot && len(live) > 0 && live[0] != 1:
+		fail(FileReport{Name: snapshotName, Kind: "snapshot", Verdict: VerdictMissing}, missingf(dir,
+			"%s is missing: the journals start at generation %016x, and the revocations of the generations before it were only in a snapshot",
+			snapshotName, live[0]))
+	case snapOK && (len(live) == 0 || live[0] != first):
+		last := first
+		if len(live) > 0 {
+			last = live[0] - 1
+		}
+		fail(missingReport(first, last), missingf(dir, "%s is missing: the snapshot covers the generations before %016x and the journals after it must follow",
+			gapName(first, last), first))
+	}
+	var newest uint64
+	for i, gen := range live {
+		if i > 0 && gen != live[i-1]+1 {
+			fail(missingReport(live[i-1]+1, gen-1), missingf(dir, "%s is missing: the journals jump from generation %016x to %016x",
+				gapName(live[i-1]+1, gen-1), live[i-1], gen))
+		}
+		newest = gen
+		path := filepath.Join(dir, journalName(gen))
+		r := FileReport{Name: journalName(gen), Kind: "journal", Generation: gen}
+		info, size, err := readJournalFile(fsys, path, gen, apply)
+		r.Size, r.Records, r.Frames = size, info.records, info.frames
+		if err != nil {
+			fail(r, err)
+			continue
+		}
+		r.Created = time.Unix(info.created, 0)
+		last := i == len(live)-1
+		if last && info.sealing && !info.sealed && (!info.torn || info.end > 0) {
+			plan.seal, plan.sealGen, plan.sealRecords, plan.sealAt = true, gen, info.records, info.end
+		}
+		if !last && info.sealing && !info.sealed && !info.torn {
+			fail(r, corruptf(path, info.end, "the journal ends without its seal although a later one exists: it was cut"))
+			continue
+		}
+		if !info.torn {
+			r.Verdict = VerdictOK
+			report(r)
+			continue
+		}
+		r.TornBytes = size - info.end
+		switch {
+		case i != len(live)-1:
+			fail(r, corruptf(path, info.end, "%s, in a journal that a later one follows: only the newest journal can end in an interrupted write", info.why))
+		case info.end == 0 && snapOK && gen == first:
+			fail(r, corruptf(path, 0, "%s, in the journal the snapshot starts from: it was complete before the snapshot was written", info.why))
+		default:
+			r.Verdict = VerdictTorn
+			r.Problem = fmt.Sprintf("%d bytes from offset %d (%s) are what an interrupted write leaves: never acknowledged; New trims them", r.TornBytes, info.end, info.why)
+			if info.end == 0 {
+				r.Problem = fmt.Sprintf("%s: its creation was interrupted; New replaces it, reusing generation %016x", info.why, gen)
+			}
+			report(r)
+			plan.trim, plan.trimGen, plan.trimEnd = true, gen, info.end
+		}
+	}
+	if d.tmp {
+		report(FileReport{Name: snapshotTmpName, Kind: "snapshot", Verdict: VerdictLeftover,
+			Problem: "an unfinished snapshot; New deletes it"})
+		plan.removeTmp = true
+	}
+	if len(errs) > 0 {
+		return plan, mostTelling(errs)
+	}
+	plan.next = max(first, newest+1, 1)
+	if plan.trim && plan.trimEnd == 0 {
+		plan.next = plan.trimGen
+	}
+	return plan, nil
+}
+
+func gapName(from, to uint64) string {
+	if from == to {
+		return journalName(from)
+	}
+	return fmt.Sprintf("%s to %s (%d journals)", journalName(from), journalName(to), to-from+1)
+}
+
+func missingReport(from, to uint64) FileReport {
+	return FileReport{Name: gapName(from, to), Kind: "journal", Generation: from, Verdict: VerdictMissing}
+}
+
+// mostTelling picks the error to return of those found in a directory.
+func mostTelling(errs []error) error {
+	for _, target := range []error{ErrUnsupportedVersion, nil, ErrCorrupt} {
+		for _, err := range errs {
+			switch {
+			case target == nil && !errors.Is(err, ErrUnsupportedVersion) && !errors.Is(err, ErrCorrupt):
+				return err
+			case target != nil && errors.Is(err, target):
+				return err
+			}
+		}
+	}
+	return errs[0]
+}
+
+func readSnapshotFile(fsys fileSystem, path string, apply func([]record)) (snapshotHeader, int, int64, error) {
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return snapshotHeader{}, 0, 0, fmt.Errorf("revoke: opening snapshot: %w", err)
+	}
+	defer f.Close()
+	n := 0
+	h, size, err := readSnapshot(newBufReader(f), path, func(recs []record) { n += len(recs); apply(recs) })
+	if st, serr := f.Stat(); serr == nil {
+		size = st.Size()
+	}
+	return h, n, size, err
+}
+
+// checkJournalVersion returns an error wrapping ErrUnsupportedVersion if the
+// journal at path has the magic of a journal and another version (or an
+// error if it cannot be read); a file too short to tell is not refused.
+func checkJournalVersion(fsys fileSystem, path string) error {
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return fmt.Errorf("revoke: opening journal: %w", err)
+	}
+	defer f.Close()
+	var h [8]byte
+	if n, err := f.ReadAt(h[:], 0); n < len(h) {
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("revoke: reading %s: %w", path, err)
+		}
+		return nil
+	}
+	if string(h[:4]) != journalMagic {
+		return nil
+	}
+	if v := binary.LittleEndian.Uint32(h[4:]); v != journalVersion && v != 0 {
+		return checkVersion(path, "journal", v, journalVersion)
+	}
+	return nil
+}
+
+func readJournalFile(fsys fileSystem, path string, gen uint64, apply func([]record)) (journalInfo, int64, error) {
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return journalInfo{}, 0, fmt.Errorf("revoke: opening journal: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return journalInfo{}, 0, fmt.Errorf("revoke: journal: %w", err)
+	}
+	info, err := readJournal(f, st.Size(), path, gen, apply)
+	return info, st.Size(), err
+}
+
+// repairDir makes the changes of plan, which loadDir found on a directory
+// that verified: it removes the unfinished snapshot, trims (or removes) the
+// torn newest journal, logging it, seals the newest journal (which a crash
+// left unsealed), removes the stale journals and fsyncs the directory. Each
+// step can be repeated with the same result (sealing cuts the file at the
+// seal's offset first), so a failed repair is retried whole.
+func repairDir(fsys fileSystem, dir string, plan dirPlan) error {
+	changed := false
+	if plan.removeTmp {
+		if err := fsys.Remove(filepath.Join(dir, snapshotTmpName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("revoke: removing unfinished snapshot: %w", err)
+		}
+		changed = true
+	}
+	if plan.trim {
+		path := filepath.Join(dir, journalName(plan.trimGen))
+		slog.Warn("revoke: trimming the torn tail of the newest journal", "file", path, "offset", plan.trimEnd)
+		if err := trimJournal(fsys, path, plan.trimEnd); err != nil {
+			return err
+		}
+		changed = changed || plan.trimEnd == 0
+	}
+	if plan.seal {
+		if err := sealJournal(fsys, filepath.Join(dir, journalName(plan.sealGen)), plan.sealGen, plan.sealRecords, plan.sealAt); err != nil {
+			return err
+		}
+	}
+	for _, gen := range plan.stale {
+		if err := fsys.Remove(filepath.Join(dir, journalName(gen))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("revoke: removing old journal: %w", err)
+		}
+		changed = true
+	}
+	if changed {
+		if err := fsys.SyncDir(dir); err != nil {
+			return fmt.Errorf("revoke: syncing %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// sealJournal writes the seal of the journal at path, of generation gen and
+// holding records records, at offset at (where its verified frames end:
+// the file is cut there first, so that sealing again after a failure never
+// leaves two seals or a partial one), and fsyncs it.
+func sealJournal(fsys fileSystem, path string, gen uint64, records int, at int64) error {
+	f, err := fsys.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("revoke: sealing journal: %w", err)
+	}
+	seal := journalSeal(genSeed(gen), uint64(records))
+	err = f.Truncate(at)
+	if err == nil {
+		err = writeFull(f, seal[:])
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("revoke: sealing journal %s: %w", path, err)
+	}
+	return nil
+}
+
+// trimJournal cuts a journal at its torn tail, or removes it when not even
+// its header was complete.
+func trimJournal(fsys fileSystem, path string, end int64) error {
+	if end == 0 {
+		if err := fsys.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("revoke: removing torn journal: %w", err)
+		}
+		return nil
+	}
+	f, err := fsys.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("revoke: trimming journal: %w", err)
+	}
+	err = f.Truncate(end)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("revoke: trimming journal %s: %w", path, err)
+	}
+	return nil
+}
