@@ -209,11 +209,11 @@ func (f *tokenFacts) readMember(p []byte, i, bit int) (int, error) {
 				return 0, errPayloadJSON
 			}
 			e = s + len(v)
-		}
-		if !utf8.Valid(p[s:e]) {
-			// encoding/json would replace the bad bytes with U+FFFD: refuse
-			// rather than guess which spelling a caller would hash.
-			return 0, errPayloadUTF8
+			if !utf8.Valid(p[s:e]) {
+				// encoding/json would replace the bad bytes with U+FFFD:
+				// refuse rather than guess which spelling a caller hashes.
+				return 0, errPayloadUTF8
+			}
 		}
 		switch bit {
 		case claimIss:
@@ -243,19 +243,32 @@ func (f *tokenFacts) readMember(p []byte, i, bit int) (int, error) {
 }
 
 func skipSpace(p []byte, i int) int {
-	for i < len(p) && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r') {
+	for i < len(p) && p[i] <= ' ' && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r') {
 		i++
 	}
 	return i
 }
 
+// strSpecial marks the bytes scanString must look at inside a string: the
+// quote, the backslash, control characters (invalid) and non-ASCII bytes.
+var strSpecial = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf
+	}
+	return t
+}()
+
 // scanString scans the JSON string starting at p[i] == '"'. It returns the
-// bounds of its contents, whether they hold an escape, and the index after
-// the closing quote.
+// bounds of its contents, whether they hold an escape or a non-ASCII byte,
+// and the index after the closing quote.
 func scanString(p []byte, i int) (start, end int, escaped bool, next int, ok bool) {
 	start = i + 1
 	for j := start; j < len(p); j++ {
-		switch c := p[j]; {
+		c := p[j]
+		if !strSpecial[c] {
+			continue
+		}
+		switch {
 		case c == '"':
 			return start, j, escaped, j + 1, true
 		case c == '\\':
@@ -263,6 +276,8 @@ func scanString(p []byte, i int) (start, end int, escaped bool, next int, ok boo
 			j++ // the escaped byte; \uXXXX digits are plain bytes
 		case c < 0x20:
 			return 0, 0, false, 0, false
+		default:
+			escaped = true // non-ASCII: the slow paths check it
 		}
 	}
 	return 0, 0, false, 0, false
@@ -272,29 +287,62 @@ func scanString(p []byte, i int) (start, end int, escaped bool, next int, ok boo
 // encoding/json's case-insensitive matching (0 for none), and whether it is
 // that claim's exact name.
 func classifyKey(k []byte, escaped bool) (bit int, exact bool) {
-	var buf [3]byte
-	name := k
-	if escaped {
-		// Unescape a copy: the longest watched name is 3 bytes, and a key
-		// folding to one is at most 3 runes of at most 3 bytes each.
-		if len(k) > 3*12 {
+	if !escaped {
+		if len(k) == 3 {
+			switch string(k) {
+			case "iss":
+				return claimIss, true
+			case "sub":
+				return claimSub, true
+			case "jti":
+				return claimJTI, true
+			case "iat":
+				return claimIat, true
+			case "exp":
+				return claimExp, true
+			case "nbf":
+				return claimNbf, true
+			}
+		}
+		// ASCII folds to ASCII one to one: an ASCII name of another length
+		// can fold to no watched name.
+		if len(k) != 3 && isASCII(k) {
 			return 0, false
 		}
-		var tmp [36]byte
+	}
+	return classifyFolded(k, escaped)
+}
+
+func isASCII(k []byte) bool {
+	for _, c := range k {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// classifyFolded is classifyKey's slow path: names with escapes, non-ASCII
+// runes, or three ASCII letters in another case.
+func classifyFolded(k []byte, escaped bool) (bit int, exact bool) {
+	name := k
+	if escaped {
+		// Unescape a copy: a name folding to a watched one is at most 3
+		// runes, each at most a 6-byte \u escape (the runes that fold to
+		// ASCII letters are in the BMP).
+		if len(k) > 3*6 {
+			return 0, false
+		}
+		var tmp [3 * 6]byte
 		u, ok := unescapeInPlace(append(tmp[:0], k...))
 		if !ok {
 			return 0, false
 		}
 		name = u
-	} else if len(k) == 3 {
-		for _, c := range watchedClaims {
-			if string(k) == c.name {
-				return c.bit, true
-			}
-		}
 	}
 	// Fold as encoding/json does (fold.go: ASCII upper case, other runes to
 	// the smallest rune of their simple-folding orbit).
+	var buf [3]byte
 	n := 0
 	for i := 0; i < len(name); {
 		r, size := rune(name[i]), 1

@@ -39,7 +39,11 @@ type Verifier struct {
 	maxSize int
 	// expOptional and iatOptional are VerifierConfig's.
 	expOptional, iatOptional bool
-	onRefuse                 func(error)
+	// jwtChecksTimes is set when golang-jwt validates claims (no
+	// jwt.WithoutClaimsValidation among the options): it then checks exp,
+	// required unless expOptional.
+	jwtChecksTimes bool
+	onRefuse       func(error)
 	// leewayMs and maxTTLms are the engine's Leeway and MaxTTL in ms.
 	leewayMs, maxTTLms int64
 }
@@ -160,19 +164,26 @@ func NewVerifierWithConfig(cfg VerifierConfig) (*Verifier, error) {
 		return invalid("a jwt.WithLeeway in ParserOptions is larger than the engine's Config.Leeway (%v): "+
 			"the parser would accept tokens whose revocation the engine has already forgotten; raise Config.Leeway instead", e.cfg.Leeway)
 	}
-	all := make([]jwt.ParserOption, 0, len(opts)+1)
+	all := make([]jwt.ParserOption, 0, len(opts)+3)
 	all = append(all, jwt.WithLeeway(e.cfg.Leeway))
+	if !cfg.ExpirationOptional {
+		all = append(all, jwt.WithExpirationRequired())
+	}
 	all = append(all, opts...)
+	// Claims validation is on unless the options turn it off: adding
+	// jwt.WithoutClaimsValidation then changes nothing in the parser.
+	skips := reflect.DeepEqual(jwt.NewParser(all...), jwt.NewParser(append(all, jwt.WithoutClaimsValidation())...))
 	v := &Verifier{
-		e:           e,
-		parser:      jwt.NewParser(all...),
-		keyFunc:     cfg.KeyFunc,
-		maxSize:     cfg.MaxTokenSize,
-		expOptional: cfg.ExpirationOptional,
-		iatOptional: cfg.IssuedAtOptional,
-		onRefuse:    cfg.OnRefuse,
-		leewayMs:    e.cfg.Leeway.Milliseconds(),
-		maxTTLms:    e.cfg.MaxTTL.Milliseconds(),
+		e:              e,
+		parser:         jwt.NewParser(all...),
+		keyFunc:        cfg.KeyFunc,
+		maxSize:        cfg.MaxTokenSize,
+		expOptional:    cfg.ExpirationOptional,
+		iatOptional:    cfg.IssuedAtOptional,
+		onRefuse:       cfg.OnRefuse,
+		jwtChecksTimes: !skips,
+		leewayMs:       e.cfg.Leeway.Milliseconds(),
+		maxTTLms:       e.cfg.MaxTTL.Milliseconds(),
 	}
 	if v.maxSize == 0 {
 		v.maxSize = DefaultMaxTokenSize
@@ -234,7 +245,7 @@ func (v *Verifier) ParseWithClaims(token string, claims jwt.Claims) (*jwt.Token,
 	if err != nil {
 		return tok, v.refused(err)
 	}
-	if err := v.check(token); err != nil {
+	if err := v.check(token, claims); err != nil {
 		tok.Valid = false
 		return tok, v.refused(err)
 	}
@@ -258,9 +269,20 @@ var (
 	errExpAhead  = fmt.Errorf("%w: the token expires more than MaxTTL from now", ErrTTLTooLong)
 )
 
+// sameReading reports whether golang-jwt reads exp and iat of claims from
+// the exact-case payload members, as the payload reader does.
+func sameReading(claims jwt.Claims) bool {
+	switch claims.(type) {
+	case jwt.MapClaims, *jwt.RegisteredClaims:
+		return true
+	}
+	return false
+}
+
 // check applies the time, lifetime and revocation checks to a token that
-// golang-jwt has verified, reading its facts from the signed payload.
-func (v *Verifier) check(raw string) error {
+// golang-jwt has verified into claims, reading its facts from the signed
+// payload.
+func (v *Verifier) check(raw string, claims jwt.Claims) error {
 	var buf [payloadBufSize]byte
 	var f tokenFacts
 	p, err := f.readToken(raw, buf[:])
@@ -280,16 +302,36 @@ func (v *Verifier) check(raw string) error {
 		}
 		f.expMs = f.iatMs + v.maxTTLms
 	}
-	now := time.Now().UnixMilli()
-	switch {
-	case now >= f.expMs+v.leewayMs:
-		return errExpired
-	case f.hasIat && f.iatMs-v.leewayMs > now:
-		return errFutureIat
-	case f.expMs-now > v.maxTTLms:
-		return errExpAhead
-	case f.hasIat && f.expMs-f.iatMs > v.maxTTLms:
+	if f.hasIat && f.expMs-f.iatMs > v.maxTTLms {
 		return errLifetime
+	}
+	// golang-jwt has checked exp against the wall clock and a leeway no
+	// larger than the engine's when it validates claims and reads exp from
+	// the same payload member as this reader (MapClaims and
+	// *RegisteredClaims: the exact name, no duplicate, no other case, all
+	// refused above); its value is this one truncated to jwt.TimePrecision,
+	// never later. Otherwise the Verifier reads the clock itself. The other
+	// bounds (iat not in the future, exp within MaxTTL of now) start on the
+	// coarse clock, which lags the wall clock by up to a second and so only
+	// flags more tokens; time.Now settles those.
+	if !f.hasExp || !v.jwtChecksTimes || !sameReading(claims) {
+		now := time.Now().UnixMilli()
+		switch {
+		case now >= f.expMs+v.leewayMs:
+			return errExpired
+		case f.hasIat && f.iatMs-v.leewayMs > now:
+			return errFutureIat
+		case f.expMs-now > v.maxTTLms:
+			return errExpAhead
+		}
+	} else if coarse := e.clock.Load() * 1000; (f.hasIat && f.iatMs-v.leewayMs > coarse) || f.expMs-coarse > v.maxTTLms {
+		now := time.Now().UnixMilli()
+		switch {
+		case f.hasIat && f.iatMs-v.leewayMs > now:
+			return errFutureIat
+		case f.expMs-now > v.maxTTLms:
+			return errExpAhead
+		}
 	}
 
 	fp, ok := tokenFingerprint(kindKey, raw, p, &f)
