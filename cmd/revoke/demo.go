@@ -212,7 +212,7 @@ func (w *walkthrough) run() error {
 		return err
 	}
 	kept := tokenPair{AccessToken: r.body["access_token"], RefreshToken: r.body["refresh_token"]}
-	check(w.step("laptop's new token, issued in the same second", "GET", "/me", kept.AccessToken, nil, 200, ""))
+	check(w.step("laptop's new token, issued 1 ms after the cutoff", "GET", "/me", kept.AccessToken, nil, 200, ""))
 	check(w.step("laptop's old token", "GET", "/me", laptop.AccessToken, nil, 401, "revoked"))
 	check(w.step("phone token", "GET", "/me", phone.AccessToken, nil, 401, "revoked"))
 	check(w.step("phone refresh token", "POST", "/refresh", "", map[string]string{"refresh_token": phone.RefreshToken}, 400, "revoked"))
