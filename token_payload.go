@@ -289,18 +289,18 @@ func scanString(p []byte, i int) (start, end int, escaped bool, next int, ok boo
 func classifyKey(k []byte, escaped bool) (bit int, exact bool) {
 	if !escaped {
 		if len(k) == 3 {
-			switch string(k) {
-			case "iss":
+			switch uint32(k[0]) | uint32(k[1])<<8 | uint32(k[2])<<16 {
+			case 'i' | 's'<<8 | 's'<<16:
 				return claimIss, true
-			case "sub":
+			case 's' | 'u'<<8 | 'b'<<16:
 				return claimSub, true
-			case "jti":
+			case 'j' | 't'<<8 | 'i'<<16:
 				return claimJTI, true
-			case "iat":
+			case 'i' | 'a'<<8 | 't'<<16:
 				return claimIat, true
-			case "exp":
+			case 'e' | 'x'<<8 | 'p'<<16:
 				return claimExp, true
-			case "nbf":
+			case 'n' | 'b'<<8 | 'f'<<16:
 				return claimNbf, true
 			}
 		}
@@ -465,6 +465,48 @@ func hex4(s []byte, i int) (rune, bool) {
 // dropped. The common form (digits, optionally a fraction) is converted
 // exactly; others go through strconv.ParseFloat.
 func scanMillis(p []byte, i int) (ms int64, rem bool, next int, ok bool) {
+	// The common form: 1 to 13 digits, no sign, an optional fraction, no
+	// exponent.
+	j := i
+	var sec int64
+	for j < len(p) && j-i < 14 {
+		c := p[j] - '0'
+		if c > 9 {
+			break
+		}
+		sec = sec*10 + int64(c)
+		j++
+	}
+	if n := j - i; n > 0 && n < 14 && (p[i] != '0' || n == 1) && sec <= maxClaimSeconds {
+		var frac int64
+		if j < len(p) && p[j] == '.' {
+			j++
+			start := j
+			for j < len(p) && p[j]-'0' <= 9 {
+				if k := j - start; k < 3 {
+					frac = frac*10 + int64(p[j]-'0')
+				} else if p[j] != '0' {
+					rem = true
+				}
+				j++
+			}
+			if j == start {
+				return 0, false, 0, false
+			}
+			for k := min(j-start, 3); k < 3; k++ {
+				frac *= 10
+			}
+		}
+		if j == len(p) || (p[j] != 'e' && p[j] != 'E') {
+			return sec*1000 + frac, rem, j, true
+		}
+	}
+	return scanMillisFloat(p, i)
+}
+
+// scanMillisFloat is scanMillis for the other forms (a sign, an exponent,
+// many digits), through strconv.ParseFloat.
+func scanMillisFloat(p []byte, i int) (ms int64, rem bool, next int, ok bool) {
 	j := i
 	if j < len(p) && p[j] == '-' {
 		j++
@@ -476,22 +518,17 @@ func scanMillis(p []byte, i int) (ms int64, rem bool, next int, ok bool) {
 	if j == digits || (p[digits] == '0' && j-digits > 1) {
 		return 0, false, 0, false
 	}
-	intEnd := j
-	fracStart, fracEnd := j, j
 	if j < len(p) && p[j] == '.' {
 		j++
-		fracStart = j
+		fracStart := j
 		for j < len(p) && '0' <= p[j] && p[j] <= '9' {
 			j++
 		}
 		if j == fracStart {
 			return 0, false, 0, false
 		}
-		fracEnd = j
 	}
-	simple := p[i] != '-' && intEnd-digits <= 13
 	if j < len(p) && (p[j] == 'e' || p[j] == 'E') {
-		simple = false
 		j++
 		if j < len(p) && (p[j] == '+' || p[j] == '-') {
 			j++
@@ -503,26 +540,6 @@ func scanMillis(p []byte, i int) (ms int64, rem bool, next int, ok bool) {
 		if j == expDigits {
 			return 0, false, 0, false
 		}
-	}
-	if simple {
-		var sec int64
-		for _, c := range p[digits:intEnd] {
-			sec = sec*10 + int64(c-'0')
-		}
-		if sec > maxClaimSeconds {
-			return 0, false, 0, false
-		}
-		var frac int64
-		for k := range 3 {
-			frac *= 10
-			if fracStart+k < fracEnd {
-				frac += int64(p[fracStart+k] - '0')
-			}
-		}
-		for _, c := range p[min(fracStart+3, fracEnd):fracEnd] {
-			rem = rem || c != '0'
-		}
-		return sec*1000 + frac, rem, j, true
 	}
 	x, err := strconv.ParseFloat(string(p[i:j]), 64)
 	if err != nil || math.IsNaN(x) || math.Abs(x) > maxClaimSeconds {
