@@ -28,9 +28,11 @@ const DefaultMaxTokenSize = 8 << 10
 //
 // A Verifier is safe for concurrent use and is meant to be created once and
 // shared. On a token that is not revoked its check costs one decode and scan
-// of the payload, one clock read, one hash of the token key and one bloom
-// filter probe (three once any cutoff was ever stored), and allocates
-// nothing unless the payload exceeds 1 KiB.
+// of the payload, one hash of the token key and one bloom filter probe
+// (three once any cutoff was ever stored), a clock read only where
+// golang-jwt did not check the payload's exp itself (see
+// [NewVerifierWithConfig]), and allocates nothing unless the payload
+// exceeds 1 KiB.
 type Verifier struct {
 	e       *Engine
 	parser  *jwt.Parser
@@ -121,14 +123,22 @@ func NewVerifier(e *Engine, keyFunc jwt.Keyfunc, opts ...jwt.ParserOption) (*Ver
 // return an error wrapping [ErrInvalidConfig] that names the field.
 //
 // The parser is given [jwt.WithLeeway] set to the engine's Config.Leeway
-// before cfg.ParserOptions (a smaller one there is honoured). Whatever the
-// options say (even [jwt.WithoutClaimsValidation]), the Verifier checks
-// itself, on the signed payload and the wall clock: exp required (see
+// before cfg.ParserOptions (a smaller one there is honoured), and
+// [jwt.WithExpirationRequired] unless ExpirationOptional. Whatever the
+// options say (even [jwt.WithoutClaimsValidation]), the Verifier enforces,
+// on the signed payload and the wall clock: exp required (see
 // ExpirationOptional) and not past exp + Leeway; iat required (see
 // IssuedAtOptional) and not later than now + Leeway
 // ([jwt.ErrTokenUsedBeforeIssued]); a lifetime within Config.MaxTTL (exp -
 // iat and exp - now, else [ErrTTLTooLong]): a token living longer could not
-// be revoked reliably nor be covered by a cutoff for its whole life.
+// be revoked reliably nor be covered by a cutoff for its whole life. The exp
+// check is golang-jwt's where it validates claims and reads exp from the
+// same payload member ([jwt.MapClaims], *[jwt.RegisteredClaims]); the
+// Verifier reads the clock itself otherwise. The iat and lifetime bounds
+// start on the engine's coarse clock (the last tick's second), which lags
+// the wall clock and so only flags more tokens, settled by time.Now; a wall
+// clock stepped back by D after the last tick can let an iat up to D in the
+// future through for up to a second.
 //
 // golang-jwt's options are opaque functions, so two settings are learned by
 // their effect, once, here: whether a time function is set (two parsers

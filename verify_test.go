@@ -713,3 +713,37 @@ func TestAmbiguousPayloadsRefused(t *testing.T) {
 		}
 	}
 }
+
+// expiresClaims reads its expiry from another member than exp: golang-jwt
+// then checks that one, so the Verifier checks the payload's exp itself.
+type expiresClaims struct {
+	jwt.RegisteredClaims
+	Expires *jwt.NumericDate `json:"expires"`
+}
+
+func (c *expiresClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.Expires, nil }
+
+// The clock read is skipped only where golang-jwt checked the very exp the
+// revocation layer retains: a claims type reading another member, or
+// jwt.WithoutClaimsValidation, leaves the check to the Verifier.
+func TestVerifierChecksExpWhereGolangJWTDidNot(t *testing.T) {
+	hs := algByName(t, "HS256")
+	e := newTestEngine(t, Config{})
+	now := time.Now()
+	token := hs.sign(t, &expiresClaims{
+		RegisteredClaims: jwt.RegisteredClaims{Issuer: "auth", Subject: "alice", ID: "x",
+			IssuedAt: jwt.NewNumericDate(now.Add(-time.Hour)), ExpiresAt: jwt.NewNumericDate(now.Add(-time.Minute))},
+		Expires: jwt.NewNumericDate(now.Add(time.Hour)),
+	})
+	for name, v := range map[string]*Verifier{
+		"default":                 hs.verifier(e),
+		"WithoutClaimsValidation": hs.verifier(e, jwt.WithoutClaimsValidation()),
+	} {
+		_, err := v.ParseWithClaims(token, &expiresClaims{})
+		assert.ErrorIs(t, err, jwt.ErrTokenExpired, name)
+		_, err = v.Parse(token)
+		assert.ErrorIs(t, err, jwt.ErrTokenExpired, name)
+	}
+	assert.True(t, hs.verifier(e).jwtChecksTimes)
+	assert.False(t, hs.verifier(e, jwt.WithJSONNumber(), jwt.WithoutClaimsValidation(), jwt.WithIssuer("x")).jwtChecksTimes)
+}
