@@ -162,12 +162,15 @@ func checkMillis(t *testing.T, name string, d *jwt.NumericDate, has bool, ms int
 	want := d.Time.UnixNano()
 	lo, hi := ms*1e6, ms*1e6
 	if up {
-		lo -= 1e6 // the reader rounds up: golang-jwt's time lies in (ms-1, ms]
+		lo -= 2e6 // the reader rounds up, past float artefacts: golang-jwt's time is never later
 	} else {
 		hi += 1e6 // rounded down: in [ms, ms+1)
 	}
 	// float64 seconds carry ~0.2 µs of error at today's magnitudes.
 	const slack = 1e3
+	if up && want > hi {
+		t.Fatalf("%s: golang-jwt %d ns is later than the reader's %d ms: retention would end early", name, want, ms)
+	}
 	if want < lo-slack || want > hi+slack {
 		t.Fatalf("%s: golang-jwt %d ns, reader %d ms", name, want, ms)
 	}

@@ -234,7 +234,11 @@ func (f *tokenFacts) readMember(p []byte, i, bit int) (int, error) {
 			f.iatMs, f.hasIat = ms, true // rounded down: more cutoffs cover it
 		case claimExp:
 			if rem {
-				ms++ // rounded up: retained at least as long as accepted
+				// golang-jwt converts a fraction through float64, which can
+				// land a little above its decimal value: round up past it,
+				// so that the token is retained at least as long as any
+				// parser accepts it.
+				ms++
 			}
 			f.expMs, f.hasExp = ms, true
 		}
@@ -461,8 +465,8 @@ func hex4(s []byte, i int) (rune, bool) {
 }
 
 // scanMillis reads the JSON number at p[i:] as Unix seconds and returns it
-// in milliseconds, rounded down, and whether a fraction of a millisecond was
-// dropped. The common form (digits, optionally a fraction) is converted
+// in milliseconds, rounded down, and whether it has a non-zero fraction of a
+// second. The common form (digits, optionally a fraction) is converted
 // exactly; others go through strconv.ParseFloat.
 func scanMillis(p []byte, i int) (ms int64, rem bool, next int, ok bool) {
 	// The common form: 1 to 13 digits, no sign, an optional fraction, no
@@ -485,9 +489,8 @@ func scanMillis(p []byte, i int) (ms int64, rem bool, next int, ok bool) {
 			for j < len(p) && p[j]-'0' <= 9 {
 				if k := j - start; k < 3 {
 					frac = frac*10 + int64(p[j]-'0')
-				} else if p[j] != '0' {
-					rem = true
 				}
+				rem = rem || p[j] != '0'
 				j++
 			}
 			if j == start {
@@ -545,8 +548,7 @@ func scanMillisFloat(p []byte, i int) (ms int64, rem bool, next int, ok bool) {
 	if err != nil || math.IsNaN(x) || math.Abs(x) > maxClaimSeconds {
 		return 0, false, 0, false
 	}
-	f := math.Floor(x * 1000)
-	return int64(f), f != x*1000, j, true
+	return int64(math.Floor(x * 1000)), x != math.Trunc(x), j, true
 }
 
 // skipValue skips the JSON value at p[i:] and returns the index after it.
