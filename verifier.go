@@ -324,7 +324,9 @@ func (v *Verifier) check(raw string, claims jwt.Claims) error {
 	// bounds (iat not in the future, exp within MaxTTL of now) start on the
 	// coarse clock, which lags the wall clock by up to a second and so only
 	// flags more tokens; time.Now settles those.
-	if !f.hasExp || !v.jwtChecksTimes || !sameReading(claims) {
+	// (MapClaims reads an exp of exactly 0 as absent: golang-jwt checks
+	// nothing then, so an exp <= 0 is never left to it.)
+	if !f.hasExp || f.expMs <= 0 || !v.jwtChecksTimes || !sameReading(claims) {
 		now := time.Now().UnixMilli()
 		switch {
 		case now >= f.expMs+v.leewayMs:

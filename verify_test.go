@@ -747,3 +747,18 @@ func TestVerifierChecksExpWhereGolangJWTDidNot(t *testing.T) {
 	assert.True(t, hs.verifier(e).jwtChecksTimes)
 	assert.False(t, hs.verifier(e, jwt.WithJSONNumber(), jwt.WithoutClaimsValidation(), jwt.WithIssuer("x")).jwtChecksTimes)
 }
+
+// MapClaims reads "exp": 0 as no exp at all, so golang-jwt checks nothing:
+// with ExpirationOptional such a token must still be refused as expired,
+// never accepted forever (RevokeToken could not hold it: its expiry is
+// 1970).
+func TestExpZeroIsExpired(t *testing.T) {
+	hs := algByName(t, "HS256")
+	e := newTestEngine(t, Config{})
+	lenient := hs.verifierWith(VerifierConfig{Engine: e, ExpirationOptional: true})
+	token := hs.sign(t, jwt.MapClaims{"iss": "auth", "sub": "alice", "jti": "z", "iat": float64(time.Now().Unix()), "exp": 0})
+	for _, ck := range claimsKinds {
+		_, err := lenient.ParseWithClaims(token, ck.new())
+		assert.ErrorIs(t, err, jwt.ErrTokenExpired, ck.name)
+	}
+}
