@@ -95,7 +95,7 @@ func BenchmarkCheck(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := v.check(tok.Raw); err != nil {
+				if err := v.check(tok.Raw, tok.Claims); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,6 +1,7 @@
 package revoke
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -122,4 +123,49 @@ func TestConsumeToken(t *testing.T) {
 	assert.ErrorIs(t, err, ErrEmptyKey)
 	_, err = e.ConsumeToken(jwt.NewWithClaims(jwt.SigningMethodHS256, claims("a", "b", "", time.Hour)))
 	assert.ErrorIs(t, err, ErrUnverifiedToken, "a token no parser verified")
+}
+
+// Finding (issue 10): when the observer (replication) failed, Consume
+// returned false with the error although the mark was stored, so the
+// caller's retry found its own mark and looked like reuse. Now first ==
+// true comes with an error wrapping ErrNotPropagated: the call won.
+func TestConsumeObserverFailsOnce(t *testing.T) {
+	hs := algByName(t, "HS256")
+	e := newTestEngine(t, Config{})
+	v := hs.verifier(e)
+	failures := 1
+	e.SetObserver(func(Record) error {
+		if failures > 0 {
+			failures--
+			return errors.New("stream unavailable")
+		}
+		return nil
+	})
+	tok, err := v.Parse(hs.sign(t, claims("auth", "alice", "refresh-1", time.Hour)))
+	require.NoError(t, err)
+
+	first, err := e.ConsumeToken(tok)
+	assert.True(t, first, "the mark is stored: this call won")
+	assert.ErrorIs(t, err, ErrNotPropagated)
+	assert.ErrorContains(t, err, "stream unavailable")
+
+	// The documented pattern: first == true is a win whatever err says, so
+	// there is nothing to retry; a second use is a reuse.
+	first, err = e.ConsumeToken(tok)
+	require.NoError(t, err)
+	assert.False(t, first, "a second use is a reuse")
+
+	t.Run("Revoke and cutoffs", func(t *testing.T) {
+		failures = 3
+		err := e.Revoke("k", time.Now().Add(time.Hour))
+		assert.ErrorIs(t, err, ErrNotPropagated)
+		assert.True(t, e.IsRevoked("k"), "stored locally")
+		err = e.RevokeSubject("auth", "alice", time.Now())
+		assert.ErrorIs(t, err, ErrNotPropagated)
+		time.Sleep(1100 * time.Millisecond)
+		_, err = v.Parse(hs.sign(t, claims("auth", "alice", "", time.Hour)))
+		assert.NoError(t, err, "a token issued after the cutoff")
+		_, err = v.Parse(tok.Raw)
+		assert.ErrorIs(t, err, ErrSubjectRevoked, "the cutoff holds locally although both records failed to propagate")
+	})
 }

@@ -1,6 +1,7 @@
 package revoke
 
 import (
+	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -207,5 +208,250 @@ func TestRevokeTokenCases(t *testing.T) {
 				assert.Equal(t, uint32(c.wantDeadline), r.deadline, c.name)
 			}
 		}
+	})
+}
+
+// withMillisecondPrecision makes golang-jwt write fractional NumericDates,
+// as an issuer following the README's recipe does.
+func withMillisecondPrecision(t *testing.T) {
+	old := jwt.TimePrecision
+	jwt.TimePrecision = time.Millisecond
+	t.Cleanup(func() { jwt.TimePrecision = old })
+}
+
+// tokenAtMs signs a token of (auth, sub) issued at iat, written with the
+// current jwt.TimePrecision.
+func tokenAtMs(t *testing.T, alg testAlg, sub string, iat time.Time) string {
+	return alg.sign(t, &jwt.RegisteredClaims{Issuer: "auth", Subject: sub,
+		IssuedAt: jwt.NewNumericDate(iat), ExpiresAt: jwt.NewNumericDate(time.Now().Add(10 * time.Minute))})
+}
+
+// Finding (issue 10): cutoffs held to the second, so "sign out my other
+// devices, keep me signed in here" refused the new token too when it was
+// issued in the cutoff's second. Cutoffs now hold to the millisecond; a
+// whole-second iat in the cutoff's second stays refused (fail safe).
+func TestCutoffMilliseconds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		withMillisecondPrecision(t)
+		hs := algByName(t, "HS256")
+		time.Sleep(5*time.Second + 437*time.Millisecond)
+		cut := time.Now()
+		sec := time.Unix(cut.Unix(), 0)
+		cases := []struct {
+			name    string
+			iat     time.Time
+			refused bool
+		}{
+			{"a millisecond before", cut.Add(-time.Millisecond), true},
+			{"at the cutoff", cut, true},
+			{"a millisecond after", cut.Add(time.Millisecond), false},
+			{"later in the same second", cut.Add(500 * time.Millisecond), false},
+			{"the previous second", sec.Add(-time.Second), true},
+			{"the next second", sec.Add(time.Second), false},
+		}
+		for _, op := range []string{"subject", "all"} {
+			e := newTestEngine(t, Config{})
+			v := hs.verifier(e)
+			if op == "subject" {
+				require.NoError(t, e.RevokeSubject("auth", "alice", cut))
+			} else {
+				require.NoError(t, e.RevokeAll(cut))
+			}
+			time.Sleep(time.Second) // every iat above lies in the past
+			for _, c := range cases {
+				_, err := v.Parse(tokenAtMs(t, hs, "alice", c.iat))
+				if c.refused {
+					assert.ErrorIs(t, err, ErrRevoked, "%s/%s", op, c.name)
+				} else {
+					assert.NoError(t, err, "%s/%s", op, c.name)
+				}
+			}
+			// A whole-second iat in the cutoff's second: refused.
+			jwt.TimePrecision = time.Second
+			_, err := v.Parse(tokenAtMs(t, hs, "alice", sec))
+			assert.ErrorIs(t, err, ErrRevoked, "%s/whole-second iat in the cutoff's second", op)
+			jwt.TimePrecision = time.Millisecond
+		}
+	})
+}
+
+// The README's recipe: t := time.Now(); RevokeSubject(iss, sub, t); issue the
+// new token with an iat after t's millisecond. The new token is accepted at
+// once, the old ones (same second included) are refused.
+func TestSignOutOtherDevicesKeepThisOne(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		withMillisecondPrecision(t)
+		hs := algByName(t, "HS256")
+		e := newTestEngine(t, Config{})
+		v := hs.verifier(e)
+		time.Sleep(200 * time.Millisecond)
+		phone := tokenAtMs(t, hs, "alice", time.Now())
+		time.Sleep(100 * time.Millisecond)
+		laptop := tokenAtMs(t, hs, "alice", time.Now())
+		time.Sleep(time.Millisecond)
+
+		now := time.Now()
+		require.NoError(t, e.RevokeSubject("auth", "alice", now))
+		time.Sleep(time.Millisecond)
+		fresh := tokenAtMs(t, hs, "alice", now.Add(time.Millisecond))
+		require.Equal(t, now.Unix(), time.Now().Unix(), "all in one second")
+
+		_, err := v.Parse(fresh)
+		assert.NoError(t, err, "the device that asked stays signed in")
+		for name, old := range map[string]string{"phone": phone, "laptop": laptop} {
+			_, err := v.Parse(old)
+			assert.ErrorIs(t, err, ErrSubjectRevoked, name)
+		}
+	})
+}
+
+// A seconds record without its millis record (an engine or file from before
+// millisecond cutoffs, a replica that got the seconds record first) refuses
+// the whole second: fail safe.
+func TestCutoffSecondsRecordAloneRefusesTheWholeSecond(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		withMillisecondPrecision(t)
+		hs := algByName(t, "HS256")
+		time.Sleep(3*time.Second + 100*time.Millisecond)
+		cut := time.Now()
+		e := newTestEngine(t, Config{})
+		v := hs.verifier(e)
+		deadline := cut.Unix() + 1 + int64(e.cfg.MaxTTL/time.Second)
+		require.NoError(t, e.Apply(Record{Fingerprint: compositeFingerprint(kindSubjectCutoff, "auth", "alice"),
+			Deadline: deadline, Value: uint32(cut.Unix())}))
+		time.Sleep(time.Second)
+		_, err := v.Parse(tokenAtMs(t, hs, "alice", cut.Add(800*time.Millisecond)))
+		assert.ErrorIs(t, err, ErrSubjectRevoked, "the whole second is refused")
+		_, err = v.Parse(tokenAtMs(t, hs, "alice", time.Unix(cut.Unix()+1, 0)))
+		assert.NoError(t, err, "the next second is not")
+
+		// The millis record arriving later narrows it to the millisecond.
+		ms := cut.UnixMilli()
+		require.NoError(t, e.Apply(Record{Fingerprint: cutoffMillisFingerprint(kindSubjectCutoffMillis, "auth", "alice", ms>>millisEpochBits),
+			Deadline: deadline, Value: uint32(ms&(1<<millisEpochBits-1)) + 1}))
+		_, err = v.Parse(tokenAtMs(t, hs, "alice", cut.Add(800*time.Millisecond)))
+		assert.NoError(t, err)
+		_, err = v.Parse(tokenAtMs(t, hs, "alice", cut))
+		assert.ErrorIs(t, err, ErrSubjectRevoked)
+	})
+}
+
+// Cutoffs in one second that straddles two millisecond epochs, and merges
+// of successive cutoffs, read back exactly.
+func TestCutoffMillisEpochBoundaryAndMerge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		withMillisecondPrecision(t)
+		hs := algByName(t, "HS256")
+		now := time.Now().UnixMilli()
+		boundary := now >> millisEpochBits << millisEpochBits // the last epoch start, < 24.9 days ago
+		require.NotZero(t, boundary%1000, "the boundary must fall inside a second for this test")
+		at := func(ms int64) time.Time { return time.UnixMilli(ms) }
+		for _, c := range []struct {
+			name     string
+			cutoffs  []int64 // applied in order
+			accepted []int64
+			refused  []int64
+		}{
+			{"cutoff just after the boundary", []int64{boundary + 5},
+				[]int64{boundary + 6, boundary + 500}, []int64{boundary - 1, boundary, boundary + 5}},
+			{"cutoff just before the boundary", []int64{boundary - 3},
+				[]int64{boundary - 2, boundary + 1}, []int64{boundary - 4, boundary - 3}},
+			{"later cutoff wins, earlier one never lowers it", []int64{boundary - 100, boundary + 50, boundary - 50},
+				[]int64{boundary + 51}, []int64{boundary - 100, boundary, boundary + 50}},
+		} {
+			e := newTestEngine(t, Config{})
+			v := hs.verifier(e)
+			for _, ms := range c.cutoffs {
+				require.NoError(t, e.RevokeSubject("auth", "alice", at(ms)))
+			}
+			for _, ms := range c.accepted {
+				_, err := v.Parse(tokenAtMs(t, hs, "alice", at(ms)))
+				assert.NoError(t, err, "%s: iat %d ms after the boundary", c.name, ms-boundary)
+			}
+			for _, ms := range c.refused {
+				_, err := v.Parse(tokenAtMs(t, hs, "alice", at(ms)))
+				assert.ErrorIs(t, err, ErrSubjectRevoked, "%s: iat %d ms after the boundary", c.name, ms-boundary)
+			}
+		}
+	})
+}
+
+// Finding (issue 10): a token without iat was refused while a cutoff was
+// held and accepted again once it was forgotten. iat is now required by
+// default; with IssuedAtOptional, an iat-less token counts as issued at
+// exp - MaxTTL, so the verdict of a cutoff never changes while the token
+// lives.
+func TestIssuedAtOptionalIsSound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hs := algByName(t, "HS256")
+		const maxTTL = time.Hour
+		e := newTestEngine(t, Config{MaxTTL: maxTTL, Leeway: 5 * time.Second})
+		strict := hs.verifier(e)
+		lenient := hs.verifierWith(VerifierConfig{Engine: e, IssuedAtOptional: true})
+		time.Sleep(time.Second)
+		cut := time.Now()
+		// iat-less tokens expiring from 1 minute to 2 hours after the cutoff:
+		// those beyond MaxTTL are refused as too long-lived at first.
+		var tokens []string
+		for exp := time.Minute; exp <= 2*maxTTL; exp += 7 * time.Minute {
+			tokens = append(tokens, hs.sign(t, &jwt.RegisteredClaims{Issuer: "auth", Subject: "alice",
+				ExpiresAt: jwt.NewNumericDate(cut.Add(exp))}))
+		}
+		_, err := strict.Parse(tokens[0])
+		assert.ErrorIs(t, err, jwt.ErrTokenRequiredClaimMissing, "iat is required by default")
+		require.NoError(t, e.RevokeSubject("auth", "alice", cut))
+
+		revoked := make([]bool, len(tokens))
+		for step := 0; step < 200; step++ {
+			for i, tok := range tokens {
+				_, err := lenient.Parse(tok)
+				switch {
+				case errors.Is(err, ErrRevoked):
+					revoked[i] = true
+				case err == nil:
+					assert.False(t, revoked[i], "token %d accepted at +%v after being refused as revoked", i, time.Since(cut))
+				}
+			}
+			time.Sleep(time.Minute)
+		}
+		assert.True(t, revoked[0], "an iat-less token alive at the cutoff is refused")
+	})
+}
+
+// The fast path skips the cutoff probes until a cutoff was ever stored; a
+// cutoff that arrives by Apply (replication) or by recovery from Dir must
+// switch them on.
+func TestCutoffsHeldByEveryPath(t *testing.T) {
+	hs := algByName(t, "HS256")
+	token := hs.sign(t, claims("auth", "alice", "j", time.Hour))
+	time.Sleep(1100 * time.Millisecond) // the token's iat second is over
+	src := newTestEngine(t, Config{})
+	var recs []Record
+	src.SetObserver(func(r Record) error { recs = append(recs, r); return nil })
+	require.NoError(t, src.RevokeSubject("auth", "alice", time.Now()))
+	require.Len(t, recs, 2, "a millis record and a seconds record")
+
+	t.Run("Apply", func(t *testing.T) {
+		e := newTestEngine(t, Config{})
+		v := hs.verifier(e)
+		_, err := v.Parse(token)
+		require.NoError(t, err)
+		for _, r := range recs {
+			require.NoError(t, e.Apply(r))
+		}
+		_, err = v.Parse(token)
+		assert.ErrorIs(t, err, ErrSubjectRevoked)
+	})
+	t.Run("recovery", func(t *testing.T) {
+		dir := t.TempDir()
+		e, err := New(Config{Dir: dir})
+		require.NoError(t, err)
+		for _, r := range recs {
+			require.NoError(t, e.Apply(r))
+		}
+		require.NoError(t, e.Close())
+		e = newTestEngine(t, Config{Dir: dir})
+		_, err = hs.verifier(e).Parse(token)
+		assert.ErrorIs(t, err, ErrSubjectRevoked)
 	})
 }

@@ -9,12 +9,22 @@
 //
 // # Quick start
 //
-//	e, err := revoke.New(revoke.Config{})
+//	e, err := revoke.New(revoke.Config{Leeway: 30 * time.Second})
 //	if err != nil { ... }
 //	defer e.Close()
+//	v, err := revoke.NewVerifier(e, keyFunc, jwt.WithValidMethods([]string{"ES256"}))
+//	if err != nil { ... } // a configuration mistake, wrapping ErrInvalidConfig
 //
-//	e.Revoke(tokenID, claims.ExpiresAt.Time) // on logout
-//	if e.IsRevoked(tokenID) { ... }          // on every request
+//	tok, err := v.Parse(tokenString)                 // every request; errors.Is(err, revoke.ErrRevoked)
+//	err = e.RevokeToken(tok)                         // logout: this token
+//	err = e.RevokeID(iss, jti, exp)                  // the same without the token: (iss, jti), never the bare jti
+//	err = e.RevokeSubject(iss, sub, time.Now())      // logout everywhere
+//	first, err := e.ConsumeToken(refreshTok)         // refresh-token rotation with reuse detection
+//	mux.Handle("GET /me", revoke.Middleware(v)(me)) // net/http
+//
+// The engine alone works with keys of your own: e.Revoke(sessionID, exp)
+// and e.IsRevoked(sessionID). A [Verifier] never looks up a bare jti: it
+// knows a token by (iss, jti), see [IDKey] and [TokenKey].
 //
 // # Guarantees
 //
@@ -32,6 +42,15 @@
 //     verify, trimming only a torn journal tail.
 //   - No secrets kept: only 64-bit fingerprints (xxhash64) of keys are
 //     stored, never the keys themselves.
+//   - Keys that cannot be forged around: the [Verifier] reads iss, jti,
+//     sub, iat and exp from the token's signed payload, whatever claims
+//     type the caller parses into, and refuses payloads that would give
+//     two readers two answers. Only verified tokens revoke and consume
+//     ([ErrUnverifiedToken]).
+//   - Cutoffs without holes: iat is required (see
+//     VerifierConfig.IssuedAtOptional), an iat in the future is refused,
+//     and cutoffs hold to the millisecond for issuers that write
+//     millisecond iats.
 //
 // # How it works
 //

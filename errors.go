@@ -84,6 +84,13 @@ var (
 	// ErrMissingToken is passed to the error handler of [Middleware] when a
 	// request carries no bearer token.
 	ErrMissingToken = errors.New("revoke: no bearer token")
+
+	// ErrMalformedCredentials is passed to the error handler of
+	// [Middleware] when the request's credentials cannot be read: several
+	// Authorization headers, "Bearer" without a token, characters outside
+	// RFC 6750's token syntax, or an error of the [WithTokenExtractor]
+	// function (wrapped too). The default answer is 400 invalid_request.
+	ErrMalformedCredentials = errors.New("revoke: malformed bearer credentials")
 )
 
 // Refusals of the [Verifier], each wrapping [ErrRevoked] so that

@@ -3,6 +3,7 @@ package revoke_test
 import (
 	"errors"
 	"fmt"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"time"
@@ -26,6 +27,73 @@ func sign(sub, jti string, iat time.Time) string {
 		panic(err)
 	}
 	return s
+}
+
+// The README's quick start, as written there (TestREADMEQuickStart keeps the
+// two identical): the lines between the two markers are the README's block.
+func Example_quickStart() {
+	token := sign("alice", "8c1d", time.Now().Add(-time.Minute))
+	other := sign("bob", "5f2a", time.Now().Add(-time.Minute))
+	refreshToken := sign("carol", "r-77", time.Now().Add(-time.Minute))
+	meHandler := http.NotFoundHandler()
+
+	// README quick start begins
+	e, err := revoke.New(revoke.Config{Leeway: 30 * time.Second})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer e.Close()
+	v, err := revoke.NewVerifier(e, keyFunc, jwt.WithValidMethods([]string{"HS256"}))
+	if err != nil {
+		log.Fatal(err) // a configuration mistake: nil keyFunc, a leeway above the engine's...
+	}
+
+	// Every request: golang-jwt parses and verifies, then the revocation check.
+	tok, err := v.Parse(token)
+	fmt.Println("accepted:", err == nil)
+
+	// Logout: this token, until its exp + Leeway.
+	if err := e.RevokeToken(tok); err != nil {
+		log.Fatal(err)
+	}
+	_, err = v.Parse(token)
+	fmt.Println("after logout:", errors.Is(err, revoke.ErrRevoked))
+
+	// Without the token (an admin tool): its issuer and jti, never the bare jti.
+	if err := e.RevokeID("auth", "5f2a", time.Now().Add(time.Hour)); err != nil {
+		log.Fatal(err)
+	}
+	_, err = v.Parse(other) // iss "auth", jti "5f2a"
+	fmt.Println("revoked by id:", errors.Is(err, revoke.ErrTokenRevoked))
+
+	// Refresh-token rotation: exactly one caller gets first == true.
+	rt, err := v.Parse(refreshToken)
+	if err != nil {
+		log.Fatal(err)
+	}
+	first, err := e.ConsumeToken(rt) // first with ErrNotPropagated: you won anyway
+	fmt.Println("first use:", first, err)
+	if first, _ := e.ConsumeToken(rt); !first {
+		// Reuse: the token was copied. Log the subject out everywhere (every
+		// token issued so far); a leaked signing key calls for e.RevokeAll.
+		if err := e.RevokeSubject("auth", "carol", time.Now()); err != nil {
+			log.Fatal(err)
+		}
+	}
+	_, err = v.Parse(refreshToken)
+	fmt.Println("carol logged out everywhere:", errors.Is(err, revoke.ErrSubjectRevoked))
+
+	// net/http: ServeMux or any router taking an http.Handler.
+	mux := http.NewServeMux()
+	mux.Handle("GET /me", revoke.Middleware(v)(meHandler)) // revoke.TokenFromContext(r.Context())
+	// README quick start ends
+
+	// Output:
+	// accepted: true
+	// after logout: true
+	// revoked by id: true
+	// first use: true <nil>
+	// carol logged out everywhere: true
 }
 
 // Log out: revoke the token presented, then every later use of it fails.
@@ -67,17 +135,25 @@ func ExampleEngine_RevokeSubject() {
 		panic(err)
 	}
 
+	// The issuer writes iat to the millisecond (golang-jwt's default is the
+	// second), so that a cutoff and a new token can share a second.
+	defer func(p time.Duration) { jwt.TimePrecision = p }(jwt.TimePrecision)
+	jwt.TimePrecision = time.Millisecond
+
 	now := time.Now()
 	laptop := sign("alice", "", now.Add(-time.Hour+time.Minute))
-	phone := sign("alice", "", now.Add(-time.Minute))
+	phone := sign("alice", "", now.Add(-time.Millisecond))
 	bob := sign("bob", "", now.Add(-time.Minute))
 
+	// "Sign out my other devices, keep me signed in here": revoke every
+	// token issued up to now, then issue this device's token with an iat
+	// after now's millisecond. A whole-second iat in now's second would be
+	// refused (fail safe).
 	if err := e.RevokeSubject("auth", "alice", now); err != nil {
 		panic(err)
 	}
-	// Tokens issued in the cutoff's second are revoked too: issue the
-	// next one at least a second later.
-	again := sign("alice", "", now.Add(time.Second))
+	again := sign("alice", "", now.Add(time.Millisecond))
+	time.Sleep(2 * time.Millisecond) // its iat must not lie in the future
 
 	for _, t := range []struct{ name, token string }{
 		{"laptop", laptop}, {"phone", phone}, {"bob", bob}, {"alice, logged in again", again},

@@ -8,7 +8,9 @@ import (
 	"github.com/jwtrevoke/revoke"
 )
 
-// The engine alone: revoke a token's id at logout, check it on every request.
+// The engine alone, with keys of your own: revoke a session id at logout,
+// check it on every request. (Tokens checked by a Verifier are known by
+// their issuer and jti: revoke those with RevokeToken or RevokeID.)
 func Example() {
 	e, err := revoke.New(revoke.Config{})
 	if err != nil {
@@ -16,13 +18,13 @@ func Example() {
 	}
 	defer e.Close()
 
-	expiresAt := time.Now().Add(15 * time.Minute) // the token's exp
-	if err := e.Revoke("9b2f1c4e-jti-of-the-token", expiresAt); err != nil {
+	expiresAt := time.Now().Add(15 * time.Minute) // when the session would end anyway
+	if err := e.Revoke("session:9b2f1c4e", expiresAt); err != nil {
 		panic(err)
 	}
 
-	fmt.Println(e.IsRevoked("9b2f1c4e-jti-of-the-token"))
-	fmt.Println(e.IsRevoked("another-token"))
+	fmt.Println(e.IsRevoked("session:9b2f1c4e"))
+	fmt.Println(e.IsRevoked("session:another"))
 	fmt.Println(e.Len())
 	// Output:
 	// true

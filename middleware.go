@@ -28,13 +28,6 @@ type middlewareConfig struct {
 // [WithRealm] says otherwise.
 const DefaultRealm = "api"
 
-// ErrMalformedCredentials is passed to the error handler of [Middleware]
-// when the request's credentials cannot be read: several Authorization
-// headers, "Bearer" without a token, characters outside RFC 6750's token
-// syntax, or an error of the [WithTokenExtractor] function (wrapped too).
-// The default answer is 400 invalid_request.
-var ErrMalformedCredentials = errors.New("revoke: malformed bearer credentials")
-
 // WithRealm sets the realm named in the WWW-Authenticate challenges.
 // Default [DefaultRealm].
 func WithRealm(realm string) MiddlewareOption {

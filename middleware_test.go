@@ -2,6 +2,7 @@ package revoke
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -158,4 +159,129 @@ func TestIsB64Token(t *testing.T) {
 	for s, want := range cases {
 		assert.Equal(t, want, isB64Token(s), "%q", s)
 	}
+}
+
+// The options that auth0/go-jwt-middleware and go-chi/jwtauth users expect:
+// an error handler that tells a KeyFunc failure from a bad token, optional
+// credentials, a pluggable extractor, CORS preflight, typed claims.
+func TestMiddlewareOptions(t *testing.T) {
+	hs := algByName(t, "HS256")
+	e := newTestEngine(t, Config{})
+	v := hs.verifier(e)
+	valid := hs.sign(t, claims("auth", "alice", "ok", time.Hour))
+	revoked := hs.sign(t, claims("auth", "alice", "gone", time.Hour))
+	require.NoError(t, e.RevokeID("auth", "gone", time.Now().Add(time.Hour)))
+	jwksDown := errors.New("jwks: connection refused")
+	outage, err := NewVerifier(e, func(*jwt.Token) (any, error) { return nil, jwksDown }, jwt.WithValidMethods([]string{"HS256"}))
+	require.NoError(t, err)
+
+	type seen struct {
+		status int
+		err    error
+		tok    bool
+	}
+	run := func(v *Verifier, req *http.Request, opts ...MiddlewareOption) seen {
+		var s seen
+		opts = append(opts, WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+			s.err = err
+			DefaultErrorHandler("api")(w, r, err)
+		}))
+		h := Middleware(v, opts...)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, s.tok = TokenFromContext(r.Context())
+			w.WriteHeader(http.StatusNoContent)
+		}))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		s.status = rec.Code
+		if rec.Code == http.StatusUnauthorized {
+			assert.NotEmpty(t, rec.Header().Get("WWW-Authenticate"), "WWW-Authenticate on every 401")
+		}
+		return s
+	}
+	bearer := func(method, token string) *http.Request {
+		r := httptest.NewRequest(method, "/", nil)
+		if token != "" {
+			r.Header.Set("Authorization", "Bearer "+token)
+		}
+		return r
+	}
+
+	t.Run("error handler: missing, malformed, revoked, KeyFunc failure", func(t *testing.T) {
+		s := run(v, bearer("GET", ""))
+		assert.Equal(t, http.StatusUnauthorized, s.status)
+		assert.ErrorIs(t, s.err, ErrMissingToken)
+		bad := httptest.NewRequest("GET", "/", nil)
+		bad.Header.Set("Authorization", "Bearer a,b")
+		s = run(v, bad)
+		assert.Equal(t, http.StatusBadRequest, s.status)
+		assert.ErrorIs(t, s.err, ErrMalformedCredentials)
+		s = run(v, bearer("GET", revoked))
+		assert.ErrorIs(t, s.err, ErrTokenRevoked)
+		assert.NotErrorIs(t, s.err, jwt.ErrTokenUnverifiable)
+		s = run(outage, bearer("GET", valid))
+		assert.Equal(t, http.StatusUnauthorized, s.status)
+		assert.ErrorIs(t, s.err, jwt.ErrTokenUnverifiable, "a KeyFunc failure is told apart from a bad token")
+		assert.ErrorIs(t, s.err, jwksDown, "and carries the KeyFunc's own error")
+		assert.NotErrorIs(t, s.err, jwt.ErrTokenSignatureInvalid)
+		assert.False(t, s.tok)
+	})
+	t.Run("credentials optional", func(t *testing.T) {
+		s := run(v, bearer("GET", ""), WithCredentialsOptional())
+		assert.Equal(t, http.StatusNoContent, s.status, "anonymous allowed")
+		assert.False(t, s.tok)
+		s = run(v, bearer("GET", valid), WithCredentialsOptional())
+		assert.Equal(t, http.StatusNoContent, s.status)
+		assert.True(t, s.tok)
+		s = run(v, bearer("GET", revoked), WithCredentialsOptional())
+		assert.Equal(t, http.StatusUnauthorized, s.status, "a token present is checked")
+		assert.ErrorIs(t, s.err, ErrRevoked)
+	})
+	t.Run("token extractor", func(t *testing.T) {
+		fromQuery := WithTokenExtractor(func(r *http.Request) (string, error) {
+			if r.URL.Query().Has("bad") {
+				return "", errors.New("two tokens")
+			}
+			return r.URL.Query().Get("access_token"), nil
+		})
+		s := run(v, httptest.NewRequest("GET", "/?access_token="+valid, nil), fromQuery)
+		assert.Equal(t, http.StatusNoContent, s.status)
+		assert.True(t, s.tok)
+		s = run(v, httptest.NewRequest("GET", "/?access_token="+revoked, nil), fromQuery)
+		assert.ErrorIs(t, s.err, ErrRevoked)
+		s = run(v, bearer("GET", valid), fromQuery)
+		assert.ErrorIs(t, s.err, ErrMissingToken, "the extractor replaces the header")
+		s = run(v, httptest.NewRequest("GET", "/?bad=1", nil), fromQuery)
+		assert.Equal(t, http.StatusBadRequest, s.status)
+		assert.ErrorIs(t, s.err, ErrMalformedCredentials)
+	})
+	t.Run("CORS preflight", func(t *testing.T) {
+		preflight := bearer(http.MethodOptions, "")
+		preflight.Header.Set("Access-Control-Request-Method", "POST")
+		s := run(v, preflight)
+		assert.Equal(t, http.StatusUnauthorized, s.status, "off by default")
+		s = run(v, preflight, WithCORSPreflight())
+		assert.Equal(t, http.StatusNoContent, s.status)
+		assert.False(t, s.tok)
+		s = run(v, bearer(http.MethodOptions, ""), WithCORSPreflight())
+		assert.Equal(t, http.StatusUnauthorized, s.status, "a plain OPTIONS is checked")
+	})
+}
+
+func TestClaimsFromContext(t *testing.T) {
+	hs := algByName(t, "HS256")
+	e := newTestEngine(t, Config{})
+	v := hs.verifier(e)
+	tok, err := v.ParseWithClaims(hs.sign(t, claims("auth", "alice", "x", time.Hour)), &embeddedClaims{})
+	require.NoError(t, err)
+	ctx := ContextWithToken(t.Context(), tok)
+	c, ok := ClaimsFromContext[*embeddedClaims](ctx)
+	require.True(t, ok)
+	assert.Equal(t, "alice", c.Subject)
+	_, ok = ClaimsFromContext[jwt.MapClaims](ctx)
+	assert.False(t, ok, "another claims type")
+	_, ok = ClaimsFromContext[*embeddedClaims](t.Context())
+	assert.False(t, ok, "no token")
+	got, ok := TokenFromContext(ctx)
+	require.True(t, ok)
+	assert.Same(t, tok, got)
 }

@@ -209,11 +209,11 @@ func (f *tokenFacts) readMember(p []byte, i, bit int) (int, error) {
 				return 0, errPayloadJSON
 			}
 			e = s + len(v)
-		}
-		if !utf8.Valid(p[s:e]) {
-			// encoding/json would replace the bad bytes with U+FFFD: refuse
-			// rather than guess which spelling a caller would hash.
-			return 0, errPayloadUTF8
+			if !utf8.Valid(p[s:e]) {
+				// encoding/json would replace the bad bytes with U+FFFD:
+				// refuse rather than guess which spelling a caller hashes.
+				return 0, errPayloadUTF8
+			}
 		}
 		switch bit {
 		case claimIss:
@@ -234,7 +234,11 @@ func (f *tokenFacts) readMember(p []byte, i, bit int) (int, error) {
 			f.iatMs, f.hasIat = ms, true // rounded down: more cutoffs cover it
 		case claimExp:
 			if rem {
-				ms++ // rounded up: retained at least as long as accepted
+				// golang-jwt converts a fraction through float64, which can
+				// land a little above its decimal value: round up past it,
+				// so that the token is retained at least as long as any
+				// parser accepts it.
+				ms++
 			}
 			f.expMs, f.hasExp = ms, true
 		}
@@ -243,19 +247,32 @@ func (f *tokenFacts) readMember(p []byte, i, bit int) (int, error) {
 }
 
 func skipSpace(p []byte, i int) int {
-	for i < len(p) && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r') {
+	for i < len(p) && p[i] <= ' ' && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r') {
 		i++
 	}
 	return i
 }
 
+// strSpecial marks the bytes scanString must look at inside a string: the
+// quote, the backslash, control characters (invalid) and non-ASCII bytes.
+var strSpecial = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf
+	}
+	return t
+}()
+
 // scanString scans the JSON string starting at p[i] == '"'. It returns the
-// bounds of its contents, whether they hold an escape, and the index after
-// the closing quote.
+// bounds of its contents, whether they hold an escape or a non-ASCII byte,
+// and the index after the closing quote.
 func scanString(p []byte, i int) (start, end int, escaped bool, next int, ok bool) {
 	start = i + 1
 	for j := start; j < len(p); j++ {
-		switch c := p[j]; {
+		c := p[j]
+		if !strSpecial[c] {
+			continue
+		}
+		switch {
 		case c == '"':
 			return start, j, escaped, j + 1, true
 		case c == '\\':
@@ -263,6 +280,8 @@ func scanString(p []byte, i int) (start, end int, escaped bool, next int, ok boo
 			j++ // the escaped byte; \uXXXX digits are plain bytes
 		case c < 0x20:
 			return 0, 0, false, 0, false
+		default:
+			escaped = true // non-ASCII: the slow paths check it
 		}
 	}
 	return 0, 0, false, 0, false
@@ -272,29 +291,62 @@ func scanString(p []byte, i int) (start, end int, escaped bool, next int, ok boo
 // encoding/json's case-insensitive matching (0 for none), and whether it is
 // that claim's exact name.
 func classifyKey(k []byte, escaped bool) (bit int, exact bool) {
-	var buf [3]byte
-	name := k
-	if escaped {
-		// Unescape a copy: the longest watched name is 3 bytes, and a key
-		// folding to one is at most 3 runes of at most 3 bytes each.
-		if len(k) > 3*12 {
+	if !escaped {
+		if len(k) == 3 {
+			switch uint32(k[0]) | uint32(k[1])<<8 | uint32(k[2])<<16 {
+			case 'i' | 's'<<8 | 's'<<16:
+				return claimIss, true
+			case 's' | 'u'<<8 | 'b'<<16:
+				return claimSub, true
+			case 'j' | 't'<<8 | 'i'<<16:
+				return claimJTI, true
+			case 'i' | 'a'<<8 | 't'<<16:
+				return claimIat, true
+			case 'e' | 'x'<<8 | 'p'<<16:
+				return claimExp, true
+			case 'n' | 'b'<<8 | 'f'<<16:
+				return claimNbf, true
+			}
+		}
+		// ASCII folds to ASCII one to one: an ASCII name of another length
+		// can fold to no watched name.
+		if len(k) != 3 && isASCII(k) {
 			return 0, false
 		}
-		var tmp [36]byte
+	}
+	return classifyFolded(k, escaped)
+}
+
+func isASCII(k []byte) bool {
+	for _, c := range k {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// classifyFolded is classifyKey's slow path: names with escapes, non-ASCII
+// runes, or three ASCII letters in another case.
+func classifyFolded(k []byte, escaped bool) (bit int, exact bool) {
+	name := k
+	if escaped {
+		// Unescape a copy: a name folding to a watched one is at most 3
+		// runes, each at most a 6-byte \u escape (the runes that fold to
+		// ASCII letters are in the BMP).
+		if len(k) > 3*6 {
+			return 0, false
+		}
+		var tmp [3 * 6]byte
 		u, ok := unescapeInPlace(append(tmp[:0], k...))
 		if !ok {
 			return 0, false
 		}
 		name = u
-	} else if len(k) == 3 {
-		for _, c := range watchedClaims {
-			if string(k) == c.name {
-				return c.bit, true
-			}
-		}
 	}
 	// Fold as encoding/json does (fold.go: ASCII upper case, other runes to
 	// the smallest rune of their simple-folding orbit).
+	var buf [3]byte
 	n := 0
 	for i := 0; i < len(name); {
 		r, size := rune(name[i]), 1
@@ -413,10 +465,51 @@ func hex4(s []byte, i int) (rune, bool) {
 }
 
 // scanMillis reads the JSON number at p[i:] as Unix seconds and returns it
-// in milliseconds, rounded down, and whether a fraction of a millisecond was
-// dropped. The common form (digits, optionally a fraction) is converted
+// in milliseconds, rounded down, and whether it has a non-zero fraction of a
+// second. The common form (digits, optionally a fraction) is converted
 // exactly; others go through strconv.ParseFloat.
 func scanMillis(p []byte, i int) (ms int64, rem bool, next int, ok bool) {
+	// The common form: 1 to 13 digits, no sign, an optional fraction, no
+	// exponent.
+	j := i
+	var sec int64
+	for j < len(p) && j-i < 14 {
+		c := p[j] - '0'
+		if c > 9 {
+			break
+		}
+		sec = sec*10 + int64(c)
+		j++
+	}
+	if n := j - i; n > 0 && n < 14 && (p[i] != '0' || n == 1) && sec <= maxClaimSeconds {
+		var frac int64
+		if j < len(p) && p[j] == '.' {
+			j++
+			start := j
+			for j < len(p) && p[j]-'0' <= 9 {
+				if k := j - start; k < 3 {
+					frac = frac*10 + int64(p[j]-'0')
+				}
+				rem = rem || p[j] != '0'
+				j++
+			}
+			if j == start {
+				return 0, false, 0, false
+			}
+			for k := min(j-start, 3); k < 3; k++ {
+				frac *= 10
+			}
+		}
+		if j == len(p) || (p[j] != 'e' && p[j] != 'E') {
+			return sec*1000 + frac, rem, j, true
+		}
+	}
+	return scanMillisFloat(p, i)
+}
+
+// scanMillisFloat is scanMillis for the other forms (a sign, an exponent,
+// many digits), through strconv.ParseFloat.
+func scanMillisFloat(p []byte, i int) (ms int64, rem bool, next int, ok bool) {
 	j := i
 	if j < len(p) && p[j] == '-' {
 		j++
@@ -428,22 +521,17 @@ func scanMillis(p []byte, i int) (ms int64, rem bool, next int, ok bool) {
 	if j == digits || (p[digits] == '0' && j-digits > 1) {
 		return 0, false, 0, false
 	}
-	intEnd := j
-	fracStart, fracEnd := j, j
 	if j < len(p) && p[j] == '.' {
 		j++
-		fracStart = j
+		fracStart := j
 		for j < len(p) && '0' <= p[j] && p[j] <= '9' {
 			j++
 		}
 		if j == fracStart {
 			return 0, false, 0, false
 		}
-		fracEnd = j
 	}
-	simple := p[i] != '-' && intEnd-digits <= 13
 	if j < len(p) && (p[j] == 'e' || p[j] == 'E') {
-		simple = false
 		j++
 		if j < len(p) && (p[j] == '+' || p[j] == '-') {
 			j++
@@ -456,32 +544,11 @@ func scanMillis(p []byte, i int) (ms int64, rem bool, next int, ok bool) {
 			return 0, false, 0, false
 		}
 	}
-	if simple {
-		var sec int64
-		for _, c := range p[digits:intEnd] {
-			sec = sec*10 + int64(c-'0')
-		}
-		if sec > maxClaimSeconds {
-			return 0, false, 0, false
-		}
-		var frac int64
-		for k := range 3 {
-			frac *= 10
-			if fracStart+k < fracEnd {
-				frac += int64(p[fracStart+k] - '0')
-			}
-		}
-		for _, c := range p[min(fracStart+3, fracEnd):fracEnd] {
-			rem = rem || c != '0'
-		}
-		return sec*1000 + frac, rem, j, true
-	}
 	x, err := strconv.ParseFloat(string(p[i:j]), 64)
 	if err != nil || math.IsNaN(x) || math.Abs(x) > maxClaimSeconds {
 		return 0, false, 0, false
 	}
-	f := math.Floor(x * 1000)
-	return int64(f), f != x*1000, j, true
+	return int64(math.Floor(x * 1000)), x != math.Trunc(x), j, true
 }
 
 // skipValue skips the JSON value at p[i:] and returns the index after it.

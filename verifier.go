@@ -28,9 +28,11 @@ const DefaultMaxTokenSize = 8 << 10
 //
 // A Verifier is safe for concurrent use and is meant to be created once and
 // shared. On a token that is not revoked its check costs one decode and scan
-// of the payload, one clock read, one hash of the token key and one bloom
-// filter probe (three once any cutoff was ever stored), and allocates
-// nothing unless the payload exceeds 1 KiB.
+// of the payload, one hash of the token key and one bloom filter probe
+// (three once any cutoff was ever stored), a clock read only where
+// golang-jwt did not check the payload's exp itself (see
+// [NewVerifierWithConfig]), and allocates nothing unless the payload
+// exceeds 1 KiB.
 type Verifier struct {
 	e       *Engine
 	parser  *jwt.Parser
@@ -39,7 +41,11 @@ type Verifier struct {
 	maxSize int
 	// expOptional and iatOptional are VerifierConfig's.
 	expOptional, iatOptional bool
-	onRefuse                 func(error)
+	// jwtChecksTimes is set when golang-jwt validates claims (no
+	// jwt.WithoutClaimsValidation among the options): it then checks exp,
+	// required unless expOptional.
+	jwtChecksTimes bool
+	onRefuse       func(error)
 	// leewayMs and maxTTLms are the engine's Leeway and MaxTTL in ms.
 	leewayMs, maxTTLms int64
 }
@@ -117,14 +123,22 @@ func NewVerifier(e *Engine, keyFunc jwt.Keyfunc, opts ...jwt.ParserOption) (*Ver
 // return an error wrapping [ErrInvalidConfig] that names the field.
 //
 // The parser is given [jwt.WithLeeway] set to the engine's Config.Leeway
-// before cfg.ParserOptions (a smaller one there is honoured). Whatever the
-// options say (even [jwt.WithoutClaimsValidation]), the Verifier checks
-// itself, on the signed payload and the wall clock: exp required (see
+// before cfg.ParserOptions (a smaller one there is honoured), and
+// [jwt.WithExpirationRequired] unless ExpirationOptional. Whatever the
+// options say (even [jwt.WithoutClaimsValidation]), the Verifier enforces,
+// on the signed payload and the wall clock: exp required (see
 // ExpirationOptional) and not past exp + Leeway; iat required (see
 // IssuedAtOptional) and not later than now + Leeway
 // ([jwt.ErrTokenUsedBeforeIssued]); a lifetime within Config.MaxTTL (exp -
 // iat and exp - now, else [ErrTTLTooLong]): a token living longer could not
-// be revoked reliably nor be covered by a cutoff for its whole life.
+// be revoked reliably nor be covered by a cutoff for its whole life. The exp
+// check is golang-jwt's where it validates claims and reads exp from the
+// same payload member ([jwt.MapClaims], *[jwt.RegisteredClaims]); the
+// Verifier reads the clock itself otherwise. The iat and lifetime bounds
+// start on the engine's coarse clock (the last tick's second), which lags
+// the wall clock and so only flags more tokens, settled by time.Now; a wall
+// clock stepped back by D after the last tick can let an iat up to D in the
+// future through for up to a second.
 //
 // golang-jwt's options are opaque functions, so two settings are learned by
 // their effect, once, here: whether a time function is set (two parsers
@@ -160,19 +174,26 @@ func NewVerifierWithConfig(cfg VerifierConfig) (*Verifier, error) {
 		return invalid("a jwt.WithLeeway in ParserOptions is larger than the engine's Config.Leeway (%v): "+
 			"the parser would accept tokens whose revocation the engine has already forgotten; raise Config.Leeway instead", e.cfg.Leeway)
 	}
-	all := make([]jwt.ParserOption, 0, len(opts)+1)
+	all := make([]jwt.ParserOption, 0, len(opts)+3)
 	all = append(all, jwt.WithLeeway(e.cfg.Leeway))
+	if !cfg.ExpirationOptional {
+		all = append(all, jwt.WithExpirationRequired())
+	}
 	all = append(all, opts...)
+	// Claims validation is on unless the options turn it off: adding
+	// jwt.WithoutClaimsValidation then changes nothing in the parser.
+	skips := reflect.DeepEqual(jwt.NewParser(all...), jwt.NewParser(append(all, jwt.WithoutClaimsValidation())...))
 	v := &Verifier{
-		e:           e,
-		parser:      jwt.NewParser(all...),
-		keyFunc:     cfg.KeyFunc,
-		maxSize:     cfg.MaxTokenSize,
-		expOptional: cfg.ExpirationOptional,
-		iatOptional: cfg.IssuedAtOptional,
-		onRefuse:    cfg.OnRefuse,
-		leewayMs:    e.cfg.Leeway.Milliseconds(),
-		maxTTLms:    e.cfg.MaxTTL.Milliseconds(),
+		e:              e,
+		parser:         jwt.NewParser(all...),
+		keyFunc:        cfg.KeyFunc,
+		maxSize:        cfg.MaxTokenSize,
+		expOptional:    cfg.ExpirationOptional,
+		iatOptional:    cfg.IssuedAtOptional,
+		onRefuse:       cfg.OnRefuse,
+		jwtChecksTimes: !skips,
+		leewayMs:       e.cfg.Leeway.Milliseconds(),
+		maxTTLms:       e.cfg.MaxTTL.Milliseconds(),
 	}
 	if v.maxSize == 0 {
 		v.maxSize = DefaultMaxTokenSize
@@ -234,7 +255,7 @@ func (v *Verifier) ParseWithClaims(token string, claims jwt.Claims) (*jwt.Token,
 	if err != nil {
 		return tok, v.refused(err)
 	}
-	if err := v.check(token); err != nil {
+	if err := v.check(token, claims); err != nil {
 		tok.Valid = false
 		return tok, v.refused(err)
 	}
@@ -258,9 +279,20 @@ var (
 	errExpAhead  = fmt.Errorf("%w: the token expires more than MaxTTL from now", ErrTTLTooLong)
 )
 
+// sameReading reports whether golang-jwt reads exp and iat of claims from
+// the exact-case payload members, as the payload reader does.
+func sameReading(claims jwt.Claims) bool {
+	switch claims.(type) {
+	case jwt.MapClaims, *jwt.RegisteredClaims:
+		return true
+	}
+	return false
+}
+
 // check applies the time, lifetime and revocation checks to a token that
-// golang-jwt has verified, reading its facts from the signed payload.
-func (v *Verifier) check(raw string) error {
+// golang-jwt has verified into claims, reading its facts from the signed
+// payload.
+func (v *Verifier) check(raw string, claims jwt.Claims) error {
 	var buf [payloadBufSize]byte
 	var f tokenFacts
 	p, err := f.readToken(raw, buf[:])
@@ -280,16 +312,38 @@ func (v *Verifier) check(raw string) error {
 		}
 		f.expMs = f.iatMs + v.maxTTLms
 	}
-	now := time.Now().UnixMilli()
-	switch {
-	case now >= f.expMs+v.leewayMs:
-		return errExpired
-	case f.hasIat && f.iatMs-v.leewayMs > now:
-		return errFutureIat
-	case f.expMs-now > v.maxTTLms:
-		return errExpAhead
-	case f.hasIat && f.expMs-f.iatMs > v.maxTTLms:
+	if f.hasIat && f.expMs-f.iatMs > v.maxTTLms {
 		return errLifetime
+	}
+	// golang-jwt has checked exp against the wall clock and a leeway no
+	// larger than the engine's when it validates claims and reads exp from
+	// the same payload member as this reader (MapClaims and
+	// *RegisteredClaims: the exact name, no duplicate, no other case, all
+	// refused above); its value is this one truncated to jwt.TimePrecision,
+	// never later. Otherwise the Verifier reads the clock itself. The other
+	// bounds (iat not in the future, exp within MaxTTL of now) start on the
+	// coarse clock, which lags the wall clock by up to a second and so only
+	// flags more tokens; time.Now settles those.
+	// (MapClaims reads an exp of exactly 0 as absent: golang-jwt checks
+	// nothing then, so an exp <= 0 is never left to it.)
+	if !f.hasExp || f.expMs <= 0 || !v.jwtChecksTimes || !sameReading(claims) {
+		now := time.Now().UnixMilli()
+		switch {
+		case now >= f.expMs+v.leewayMs:
+			return errExpired
+		case f.hasIat && f.iatMs-v.leewayMs > now:
+			return errFutureIat
+		case f.expMs-now > v.maxTTLms:
+			return errExpAhead
+		}
+	} else if coarse := e.clock.Load() * 1000; (f.hasIat && f.iatMs-v.leewayMs > coarse) || f.expMs-coarse > v.maxTTLms {
+		now := time.Now().UnixMilli()
+		switch {
+		case f.hasIat && f.iatMs-v.leewayMs > now:
+			return errFutureIat
+		case f.expMs-now > v.maxTTLms:
+			return errExpAhead
+		}
 	}
 
 	fp, ok := tokenFingerprint(kindKey, raw, p, &f)

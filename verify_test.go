@@ -6,6 +6,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -534,4 +536,229 @@ func TestRevokeVisibleToConcurrentParsers(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	assert.Zero(t, violations.Load(), "a revocation that had returned was missed")
+}
+
+// Finding (issue 10): the token key came from the claims value, so a claims
+// type with a jti field of its own, or one shadowing RegisteredClaims' jti,
+// read an empty jti and a revoked token passed. Revoked through every path,
+// it is now refused through every claims type and through the middleware.
+func TestRevokedThroughEveryPathRefusedThroughEveryClaimsType(t *testing.T) {
+	hs := algByName(t, "HS256")
+	paths := []struct {
+		name   string
+		revoke func(t *testing.T, e *Engine, v *Verifier, token string)
+	}{
+		{"RevokeToken of a MapClaims parse", func(t *testing.T, e *Engine, v *Verifier, token string) {
+			tok, err := v.Parse(token)
+			require.NoError(t, err)
+			require.NoError(t, e.RevokeToken(tok))
+		}},
+		{"RevokeToken of a shadowing parse", func(t *testing.T, e *Engine, v *Verifier, token string) {
+			tok, err := v.ParseWithClaims(token, &shadowClaims{})
+			require.NoError(t, err)
+			require.NoError(t, e.RevokeToken(tok))
+		}},
+		{"IDKey and Revoke", func(t *testing.T, e *Engine, _ *Verifier, _ string) {
+			require.NoError(t, e.Revoke(IDKey("auth", "sess-42"), time.Now().Add(time.Hour)))
+		}},
+		{"RevokeID", func(t *testing.T, e *Engine, _ *Verifier, _ string) {
+			require.NoError(t, e.RevokeID("auth", "sess-42", time.Now().Add(time.Hour)))
+		}},
+		{"TokenKey of a custom-field parse and Revoke", func(t *testing.T, e *Engine, v *Verifier, token string) {
+			tok, err := v.ParseWithClaims(token, &fieldClaims{})
+			require.NoError(t, err)
+			key, err := TokenKey(tok)
+			require.NoError(t, err)
+			require.Equal(t, IDKey("auth", "sess-42"), key)
+			require.NoError(t, e.Revoke(key, time.Now().Add(time.Hour)))
+		}},
+	}
+	token := hs.sign(t, claims("auth", "alice", "sess-42", time.Hour))
+	for _, path := range paths {
+		t.Run(path.name, func(t *testing.T) {
+			e := newTestEngine(t, Config{})
+			v := hs.verifier(e)
+			path.revoke(t, e, v, token)
+			for _, ck := range claimsKinds {
+				tok, err := v.ParseWithClaims(token, ck.new())
+				assert.ErrorIs(t, err, ErrTokenRevoked, "parsed as %s", ck.name)
+				assert.ErrorIs(t, err, ErrRevoked, "parsed as %s", ck.name)
+				if tok != nil {
+					assert.False(t, tok.Valid, "parsed as %s", ck.name)
+				}
+				h := Middleware(v, WithClaims(ck.new))(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+					t.Errorf("the handler ran for a revoked token parsed as %s", ck.name)
+				}))
+				req := httptest.NewRequest(http.MethodGet, "/", nil)
+				req.Header.Set("Authorization", "Bearer "+token)
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				assert.Equal(t, http.StatusUnauthorized, rec.Code, "middleware with %s", ck.name)
+			}
+		})
+	}
+	t.Run("Consume through one type is seen through every other", func(t *testing.T) {
+		e := newTestEngine(t, Config{})
+		v := hs.verifier(e)
+		tok, err := v.ParseWithClaims(token, &fieldClaims{})
+		require.NoError(t, err)
+		first, err := e.ConsumeToken(tok)
+		require.NoError(t, err)
+		require.True(t, first)
+		for _, ck := range claimsKinds {
+			tok, err := v.ParseWithClaims(token, ck.new())
+			require.NoError(t, err)
+			first, err := e.ConsumeToken(tok)
+			require.NoError(t, err)
+			assert.False(t, first, "consumed again as %s: a reuse", ck.name)
+		}
+		first, err = e.Consume(IDKey("auth", "sess-42"), time.Now().Add(time.Hour))
+		require.NoError(t, err)
+		assert.False(t, first)
+	})
+}
+
+// Finding (issue 10): RevokeToken and ConsumeToken took any *jwt.Token, so
+// careless code could revoke (or use up) another user's token from claims
+// nobody verified.
+func TestOnlyVerifiedTokensRevokeAndConsume(t *testing.T) {
+	hs := algByName(t, "HS256")
+	victim := hs.sign(t, claims("auth", "alice", "victim-jti", time.Hour))
+	// The attacker writes the victim's (iss, jti) into a token of its own.
+	forged := signHS(t, []byte("not the server's key, 32 bytes.."), claims("auth", "alice", "victim-jti", time.Hour))
+	unverified, _, err := jwt.NewParser().ParseUnverified(forged, jwt.MapClaims{})
+	require.NoError(t, err)
+	e := newTestEngine(t, Config{})
+	v := hs.verifier(e)
+	failed, err := v.Parse(forged)
+	require.ErrorIs(t, err, jwt.ErrTokenSignatureInvalid)
+	require.NotNil(t, failed)
+	noneTok, err := jwt.NewParser(jwt.WithValidMethods([]string{"none"})).Parse(
+		mustNone(t, claims("auth", "alice", "victim-jti", time.Hour)),
+		func(*jwt.Token) (any, error) { return jwt.UnsafeAllowNoneSignatureType, nil })
+	require.NoError(t, err)
+	require.True(t, noneTok.Valid, "golang-jwt accepts alg none when told to")
+	for name, tok := range map[string]*jwt.Token{
+		"ParseUnverified": unverified,
+		"failed parse":    failed,
+		"alg none":        noneTok,
+		"built, unsigned": jwt.NewWithClaims(jwt.SigningMethodHS256, claims("auth", "alice", "victim-jti", time.Hour)),
+	} {
+		assert.ErrorIs(t, e.RevokeToken(tok), ErrUnverifiedToken, name)
+		first, err := e.ConsumeToken(tok)
+		assert.ErrorIs(t, err, ErrUnverifiedToken, name)
+		assert.False(t, first, name)
+	}
+	_, err = v.Parse(victim)
+	assert.NoError(t, err, "the victim's token is untouched")
+	tok, err := v.Parse(victim)
+	require.NoError(t, err)
+	first, err := e.ConsumeToken(tok)
+	require.NoError(t, err)
+	assert.True(t, first, "and its single use is still the victim's")
+}
+
+func mustNone(t *testing.T, c jwt.Claims) string {
+	s, err := jwt.NewWithClaims(jwt.SigningMethodNone, c).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	require.NoError(t, err)
+	return s
+}
+
+// A payload that names a registered claim twice, or in another case, would
+// give MapClaims and a struct two answers (encoding/json matches struct
+// fields case-insensitively, the last one winning): refused whatever the
+// claims type. Escaped spellings of the exact name are the name.
+func TestAmbiguousPayloadsRefused(t *testing.T) {
+	hs := algByName(t, "HS256")
+	e := newTestEngine(t, Config{})
+	v := hs.verifier(e)
+	now := time.Now()
+	times := fmt.Sprintf(`"iat":%d,"exp":%d`, now.Unix(), now.Add(time.Hour).Unix())
+	cases := []struct {
+		name, payload string
+		ok            bool
+	}{
+		{"plain", `{"iss":"auth","sub":"alice","jti":"a",` + times + `}`, true},
+		{"escaped exact name", `{"iss":"auth","sub":"alice","\u006a\u0074\u0069":"a",` + times + `}`, true},
+		{"jti nested in another member", `{"iss":"auth","sub":"alice","ext":{"jti":"b","JTI":"c"},"jti":"a",` + times + `}`, true},
+		{"unrelated upper-case member", `{"iss":"auth","sub":"alice","JTIX":"b","Role":"x",` + times + `}`, true},
+		{"jti twice", `{"iss":"auth","sub":"alice","jti":"a","jti":"b",` + times + `}`, false},
+		{"JTI", `{"iss":"auth","sub":"alice","JTI":"b",` + times + `}`, false},
+		{"jti and Jti", `{"iss":"auth","sub":"alice","jti":"a","Jti":"b",` + times + `}`, false},
+		{"escaped upper case", `{"iss":"auth","sub":"alice","jti":"a","\u004aTI":"b",` + times + `}`, false},
+		{"sub with a long s (folds to S)", `{"iss":"auth","sub":"alice","ſub":"mallory",` + times + `}`, false},
+		{"escaped long s", `{"iss":"auth","sub":"alice","\u017fub":"mallory",` + times + `}`, false},
+		{"ISS", `{"iss":"auth","ISS":"other","sub":"alice",` + times + `}`, false},
+		{"iat twice", `{"iss":"auth","sub":"alice",` + times + `,"iat":1}`, false},
+		{"EXP", `{"iss":"auth","sub":"alice",` + times + `,"EXP":1}`, false},
+		{"nbf twice", `{"iss":"auth","sub":"alice","nbf":1,"nbf":2,` + times + `}`, false},
+		{"jti not a string", `{"iss":"auth","sub":"alice","jti":7,` + times + `}`, false},
+		{"iat a string", fmt.Sprintf(`{"iss":"auth","sub":"alice","iat":"%d","exp":%d}`, now.Unix(), now.Add(time.Hour).Unix()), false},
+	}
+	for _, c := range cases {
+		token := hs.sign(t, rawClaims("%s", c.payload))
+		for _, ck := range claimsKinds {
+			_, err := v.ParseWithClaims(token, ck.new())
+			if c.ok {
+				assert.NoError(t, err, "%s as %s", c.name, ck.name)
+				continue
+			}
+			// golang-jwt may refuse some first (a string iat); otherwise
+			// the payload reader does, as malformed.
+			assert.Error(t, err, "%s as %s", c.name, ck.name)
+		}
+		_, err := v.Parse(token)
+		if !c.ok {
+			assert.ErrorIs(t, err, jwt.ErrTokenMalformed, c.name)
+		}
+	}
+}
+
+// expiresClaims reads its expiry from another member than exp: golang-jwt
+// then checks that one, so the Verifier checks the payload's exp itself.
+type expiresClaims struct {
+	jwt.RegisteredClaims
+	Expires *jwt.NumericDate `json:"expires"`
+}
+
+func (c *expiresClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.Expires, nil }
+
+// The clock read is skipped only where golang-jwt checked the very exp the
+// revocation layer retains: a claims type reading another member, or
+// jwt.WithoutClaimsValidation, leaves the check to the Verifier.
+func TestVerifierChecksExpWhereGolangJWTDidNot(t *testing.T) {
+	hs := algByName(t, "HS256")
+	e := newTestEngine(t, Config{})
+	now := time.Now()
+	token := hs.sign(t, &expiresClaims{
+		RegisteredClaims: jwt.RegisteredClaims{Issuer: "auth", Subject: "alice", ID: "x",
+			IssuedAt: jwt.NewNumericDate(now.Add(-time.Hour)), ExpiresAt: jwt.NewNumericDate(now.Add(-time.Minute))},
+		Expires: jwt.NewNumericDate(now.Add(time.Hour)),
+	})
+	for name, v := range map[string]*Verifier{
+		"default":                 hs.verifier(e),
+		"WithoutClaimsValidation": hs.verifier(e, jwt.WithoutClaimsValidation()),
+	} {
+		_, err := v.ParseWithClaims(token, &expiresClaims{})
+		assert.ErrorIs(t, err, jwt.ErrTokenExpired, name)
+		_, err = v.Parse(token)
+		assert.ErrorIs(t, err, jwt.ErrTokenExpired, name)
+	}
+	assert.True(t, hs.verifier(e).jwtChecksTimes)
+	assert.False(t, hs.verifier(e, jwt.WithJSONNumber(), jwt.WithoutClaimsValidation(), jwt.WithIssuer("x")).jwtChecksTimes)
+}
+
+// MapClaims reads "exp": 0 as no exp at all, so golang-jwt checks nothing:
+// with ExpirationOptional such a token must still be refused as expired,
+// never accepted forever (RevokeToken could not hold it: its expiry is
+// 1970).
+func TestExpZeroIsExpired(t *testing.T) {
+	hs := algByName(t, "HS256")
+	e := newTestEngine(t, Config{})
+	lenient := hs.verifierWith(VerifierConfig{Engine: e, ExpirationOptional: true})
+	token := hs.sign(t, jwt.MapClaims{"iss": "auth", "sub": "alice", "jti": "z", "iat": float64(time.Now().Unix()), "exp": 0})
+	for _, ck := range claimsKinds {
+		_, err := lenient.ParseWithClaims(token, ck.new())
+		assert.ErrorIs(t, err, jwt.ErrTokenExpired, ck.name)
+	}
 }

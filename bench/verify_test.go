@@ -72,7 +72,10 @@ func signedToken(tb testing.TB, s signer) string {
 func parsers(e *revoke.Engine, s signer) (base func(string) error, ours func(string) error) {
 	opts := []jwt.ParserOption{jwt.WithValidMethods([]string{s.method.Alg()}), jwt.WithExpirationRequired()}
 	p := jwt.NewParser(opts...)
-	v := revoke.NewVerifier(e, s.keyFunc, opts...)
+	v, err := revoke.NewVerifier(e, s.keyFunc, opts...)
+	if err != nil {
+		panic(err) // the options above are valid
+	}
 	return func(tok string) error { _, err := p.Parse(tok, s.keyFunc); return err },
 		func(tok string) error { _, err := v.Parse(tok); return err }
 }

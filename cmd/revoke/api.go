@@ -19,6 +19,7 @@ import (
 //	GET  /me          Authorization: Bearer <access>      → who you are
 //	POST /logout      Authorization: Bearer <access>      → revokes this session
 //	POST /logout-all  Authorization: Bearer <access>      → revokes every token of the user
+//	POST /logout-others Authorization: Bearer <access>    → revokes every token of the user, issues this device a new pair
 //	POST /refresh     {"refresh_token":"..."}             → a new pair; the old refresh token is used up
 //
 // A session is the chain of tokens started by one login. Reusing a refresh
@@ -26,6 +27,7 @@ import (
 // client and whoever stole the token are both logged out.
 
 const (
+	apiRealm   = "revoke-demo"
 	apiIssuer  = "revoke-demo"
 	accessTTL  = 5 * time.Minute
 	refreshTTL = 24 * time.Hour
@@ -57,6 +59,9 @@ func newAPI(e *revoke.Engine) (*api, error) {
 	if _, err := rand.Read(secret); err != nil {
 		return nil, err
 	}
+	// Issue iat with milliseconds, so that a cutoff and a token issued just
+	// after it can share a second ("sign out my other devices").
+	jwt.TimePrecision = time.Millisecond
 	a := &api{e: e, secret: secret}
 	v, err := revoke.NewVerifier(e, func(*jwt.Token) (any, error) { return a.secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithIssuer(apiIssuer))
@@ -68,7 +73,7 @@ func newAPI(e *revoke.Engine) (*api, error) {
 }
 
 func (a *api) handler() http.Handler {
-	auth := revoke.Middleware(a.v, revoke.WithRealm("revoke-demo"),
+	auth := revoke.Middleware(a.v, revoke.WithRealm(apiRealm),
 		revoke.WithClaims(func() jwt.Claims { return &apiClaims{} }))
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", a.login)
@@ -76,6 +81,7 @@ func (a *api) handler() http.Handler {
 	mux.Handle("GET /me", auth(a.session(a.me)))
 	mux.Handle("POST /logout", auth(a.session(a.logout)))
 	mux.Handle("POST /logout-all", auth(a.session(a.logoutAll)))
+	mux.Handle("POST /logout-others", auth(a.session(a.logoutOthers)))
 	return mux
 }
 
@@ -104,12 +110,12 @@ func (a *api) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request", `send {"user":"...","device":"..."}`)
 		return
 	}
-	pair, err := a.issue(req.User, newID(), req.Device)
+	pair, err := a.issue(req.User, newID(), req.Device, time.Now())
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "server_error", err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, pair)
+	writeTokens(w, pair)
 }
 
 func (a *api) refresh(w http.ResponseWriter, r *http.Request) {
@@ -120,25 +126,29 @@ func (a *api) refresh(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request", `send {"refresh_token":"..."}`)
 		return
 	}
+	// RFC 6749 §5.2: a refresh token that is invalid, expired, revoked or
+	// used up is a 400 invalid_grant, not a 401.
 	tok, err := a.v.ParseWithClaims(req.RefreshToken, &apiClaims{})
 	if err != nil {
-		writeError(w, http.StatusUnauthorized, "invalid_token", describeErr(err))
+		writeError(w, http.StatusBadRequest, "invalid_grant", describeErr(err))
 		return
 	}
 	c := tok.Claims.(*apiClaims)
 	if c.Type != "refresh" {
-		writeError(w, http.StatusUnauthorized, "invalid_token", "not a refresh token")
+		writeError(w, http.StatusBadRequest, "invalid_grant", "not a refresh token")
 		return
 	}
 	if a.e.IsRevoked(sessionKey(c.Session)) {
-		writeError(w, http.StatusUnauthorized, "invalid_token", "the session is revoked")
+		writeError(w, http.StatusBadRequest, "invalid_grant", "the session is revoked")
 		return
 	}
 	first, err := a.e.ConsumeToken(tok)
-	if err != nil {
+	if err != nil && !first {
 		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", err.Error())
 		return
 	}
+	// first with an error (revoke.ErrNotPropagated) is a win: the mark is
+	// stored, only replication is late. This demo has no replication.
 	if !first {
 		// Reuse: this refresh token was exchanged before, so two parties
 		// hold it. Revoke the whole session; both must log in again.
@@ -146,15 +156,15 @@ func (a *api) refresh(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", err.Error())
 			return
 		}
-		writeError(w, http.StatusUnauthorized, "invalid_token", "refresh token reuse detected: the session is revoked")
+		writeError(w, http.StatusBadRequest, "invalid_grant", "refresh token reuse detected: the session is revoked")
 		return
 	}
-	pair, err := a.issue(c.Subject, c.Session, c.Device)
+	pair, err := a.issue(c.Subject, c.Session, c.Device, time.Now())
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "server_error", err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, pair)
+	writeTokens(w, pair)
 }
 
 func (a *api) me(w http.ResponseWriter, _ *http.Request, _ *jwt.Token, c *apiClaims) {
@@ -180,9 +190,29 @@ func (a *api) logoutAll(w http.ResponseWriter, _ *http.Request, _ *jwt.Token, c 
 	writeJSON(w, http.StatusOK, map[string]string{"logged_out_everywhere": c.Subject})
 }
 
-// issue signs an access and a refresh token for user in session sid.
-func (a *api) issue(user, sid, device string) (tokenPair, error) {
-	now := time.Now()
+// logoutOthers signs the user out of every other device and keeps this one:
+// a cutoff at t revokes every token of the user issued up to t's
+// millisecond, this one included, and this device gets a new pair issued a
+// millisecond after t (jwt.TimePrecision is a millisecond here).
+func (a *api) logoutOthers(w http.ResponseWriter, _ *http.Request, _ *jwt.Token, c *apiClaims) {
+	t := time.Now()
+	if err := a.e.RevokeSubject(c.Issuer, c.Subject, t); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", err.Error())
+		return
+	}
+	iat := t.Add(time.Millisecond)
+	time.Sleep(time.Until(iat)) // the new iat must not lie in the future when used
+	pair, err := a.issue(c.Subject, c.Session, c.Device, iat)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "server_error", err.Error())
+		return
+	}
+	writeTokens(w, pair)
+}
+
+// issue signs an access and a refresh token for user in session sid,
+// issued at now.
+func (a *api) issue(user, sid, device string, now time.Time) (tokenPair, error) {
 	sign := func(typ string, ttl time.Duration) (string, error) {
 		c := apiClaims{
 			RegisteredClaims: jwt.RegisteredClaims{
@@ -232,6 +262,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// writeTokens answers with a token pair, never cached (RFC 6749 §5.1).
+func writeTokens(w http.ResponseWriter, pair tokenPair) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, pair)
+}
+
+// writeError answers with an error; a 401 always carries its bearer
+// challenge (RFC 6750 §3).
 func writeError(w http.ResponseWriter, status int, code, desc string) {
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="`+apiRealm+`", error="`+code+`", error_description="`+desc+`"`)
+	}
 	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
 }

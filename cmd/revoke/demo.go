@@ -25,21 +25,18 @@ func init() {
 	})
 }
 
+const demoHelp = `usage: revoke demo
+
+Starts the example API (see "revoke serve --help") on a free 127.0.0.1 port and
+walks through it as a user would: log in, log out, log out everywhere, sign out
+the other devices while staying signed in, refresh-token rotation and reuse
+detection. Prints each step; exits 0 if every step behaved as expected, 1
+otherwise.`
+
 func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: revoke demo\n\n"+
-			"Starts the example API (see \"revoke serve --help\") on a free 127.0.0.1 port and\n"+
-			"walks through it as a user would: log in, log out, log out everywhere, refresh-token\n"+
-			"rotation and reuse detection. Prints each step; exits 0 if every step behaved as\n"+
-			"expected, 1 otherwise.")
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, done := parseFlags(fs, args, demoHelp, stdout, stderr); done {
+		return code
 	}
 	e, err := revoke.New(revoke.Config{})
 	if err != nil {
@@ -174,7 +171,7 @@ func (w *walkthrough) run() error {
 	check(w.step("who am I", "GET", "/me", laptop.AccessToken, nil, 200, ""))
 	check(w.step("log out", "POST", "/logout", laptop.AccessToken, nil, 200, ""))
 	check(w.step("the same token after logout", "GET", "/me", laptop.AccessToken, nil, 401, "revoked"))
-	check(w.step("its refresh token after logout", "POST", "/refresh", "", map[string]string{"refresh_token": laptop.RefreshToken}, 401, "revoked"))
+	check(w.step("its refresh token after logout", "POST", "/refresh", "", map[string]string{"refresh_token": laptop.RefreshToken}, 400, "revoked"))
 	if err != nil {
 		return err
 	}
@@ -193,28 +190,51 @@ func (w *walkthrough) run() error {
 	check(w.step("log out everywhere (from the laptop)", "POST", "/logout-all", laptop.AccessToken, nil, 200, ""))
 	check(w.step("laptop token", "GET", "/me", laptop.AccessToken, nil, 401, "revoked"))
 	check(w.step("phone token", "GET", "/me", phone.AccessToken, nil, 401, "revoked"))
-	check(w.step("phone refresh token", "POST", "/refresh", "", map[string]string{"refresh_token": phone.RefreshToken}, 401, "revoked"))
+	check(w.step("phone refresh token", "POST", "/refresh", "", map[string]string{"refresh_token": phone.RefreshToken}, 400, "revoked"))
 	if err != nil {
 		return err
 	}
 
-	// iat has whole-second precision: a token issued in the cutoff's own
-	// second is revoked too (fail safe). Log in again in the next second.
-	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	// The API writes iat to the millisecond: a login a millisecond after
+	// the cutoff is not covered by it, even within the same second.
+	time.Sleep(2 * time.Millisecond)
+	say("# Sign out the other devices, stay signed in here (cutoffs hold to the millisecond)")
+	laptop, err = w.login("laptop")
+	if err != nil {
+		return err
+	}
+	phone, err = w.login("phone")
+	if err != nil {
+		return err
+	}
+	r, err := w.step("sign out the others (from the laptop)", "POST", "/logout-others", laptop.AccessToken, nil, 200, "")
+	if err != nil {
+		return err
+	}
+	kept := tokenPair{AccessToken: r.body["access_token"], RefreshToken: r.body["refresh_token"]}
+	check(w.step("laptop's new token, issued 1 ms after the cutoff", "GET", "/me", kept.AccessToken, nil, 200, ""))
+	check(w.step("laptop's old token", "GET", "/me", laptop.AccessToken, nil, 401, "revoked"))
+	check(w.step("phone token", "GET", "/me", phone.AccessToken, nil, 401, "revoked"))
+	check(w.step("phone refresh token", "POST", "/refresh", "", map[string]string{"refresh_token": phone.RefreshToken}, 400, "revoked"))
+	if err != nil {
+		return err
+	}
+
+	time.Sleep(2 * time.Millisecond)
 	say("# Refresh-token rotation: each refresh token works once; reuse revokes the session")
 	tablet, err := w.login("tablet")
 	if err != nil {
 		return err
 	}
-	r, err := w.step("refresh", "POST", "/refresh", "", map[string]string{"refresh_token": tablet.RefreshToken}, 200, "")
+	r, err = w.step("refresh", "POST", "/refresh", "", map[string]string{"refresh_token": tablet.RefreshToken}, 200, "")
 	if err != nil {
 		return err
 	}
 	next := tokenPair{AccessToken: r.body["access_token"], RefreshToken: r.body["refresh_token"]}
 	check(w.step("who am I (new access token)", "GET", "/me", next.AccessToken, nil, 200, ""))
-	check(w.step("refresh again with the OLD refresh token", "POST", "/refresh", "", map[string]string{"refresh_token": tablet.RefreshToken}, 401, "reuse detected"))
+	check(w.step("refresh again with the OLD refresh token", "POST", "/refresh", "", map[string]string{"refresh_token": tablet.RefreshToken}, 400, "reuse detected"))
 	check(w.step("the new access token, session revoked", "GET", "/me", next.AccessToken, nil, 401, "session is revoked"))
-	check(w.step("the new refresh token, session revoked", "POST", "/refresh", "", map[string]string{"refresh_token": next.RefreshToken}, 401, "session is revoked"))
+	check(w.step("the new refresh token, session revoked", "POST", "/refresh", "", map[string]string{"refresh_token": next.RefreshToken}, 400, "session is revoked"))
 	if err != nil {
 		return err
 	}
@@ -224,14 +244,28 @@ func (w *walkthrough) run() error {
 	if err != nil {
 		return err
 	}
-	return w.race(racer.RefreshToken, 8)
+	winner, err := w.race(racer.RefreshToken, 8)
+	if err != nil {
+		return err
+	}
+	// The seven others were reuses of a token already exchanged: reuse
+	// detection revoked the session, so the winner is logged out too. From
+	// the server's side the winner may be the thief.
+	_, err = w.step("the winner's new token: logged out too", "GET", "/me", winner.AccessToken, nil, 401, "session is revoked")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w.out, "\nReuse detection logged the winner out too: a refresh token presented twice means two\n"+
+		"parties hold it, and the server cannot tell the legitimate one, so the whole session ends.")
+	return nil
 }
 
-// race presents one refresh token from n goroutines at once and checks
-// that exactly one gets a new pair.
-func (w *walkthrough) race(refresh string, n int) error {
+// race presents one refresh token from n goroutines at once, checks that
+// exactly one gets a new pair, and returns it.
+func (w *walkthrough) race(refresh string, n int) (tokenPair, error) {
 	w.steps++
 	statuses := make([]int, n)
+	pairs := make([]tokenPair, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -240,22 +274,48 @@ func (w *walkthrough) race(refresh string, n int) error {
 			<-start
 			r, err := w.call("POST", "/refresh", "", map[string]string{"refresh_token": refresh})
 			statuses[i], errs[i] = r.status, err
+			pairs[i] = tokenPair{AccessToken: r.body["access_token"], RefreshToken: r.body["refresh_token"]}
 		})
 	}
 	close(start)
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return err
+		return tokenPair{}, err
 	}
 	ok := 0
-	for _, s := range statuses {
+	var winner tokenPair
+	for i, s := range statuses {
 		if s == http.StatusOK {
 			ok++
+			winner = pairs[i]
 		}
 	}
 	fmt.Fprintf(w.out, "%2d. %-44s %-17s → %v\n", w.steps, fmt.Sprintf("%d concurrent refreshes", n), "POST /refresh", statuses)
 	if ok != 1 {
-		return fmt.Errorf("step %d: %d of %d concurrent refreshes succeeded, want exactly 1", w.steps, ok, n)
+		return tokenPair{}, fmt.Errorf("step %d: %d of %d concurrent refreshes succeeded, want exactly 1", w.steps, ok, n)
 	}
-	return nil
+	return winner, nil
+}
+
+// parseFlags parses a subcommand's flags: --help prints help (then the
+// flags) to stdout and ends with status 0; a usage error prints the error
+// and the help to stderr and ends with status 2.
+func parseFlags(fs *flag.FlagSet, args []string, help string, stdout, stderr io.Writer) (code int, done bool) {
+	fs.SetOutput(stderr)
+	fs.Usage = func() {} // printed below, to the right stream
+	printHelp := func(w io.Writer) {
+		fmt.Fprintln(w, help)
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(stderr)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printHelp(stdout)
+			return 0, true
+		}
+		printHelp(stderr)
+		return 2, true
+	}
+	return 0, false
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +24,8 @@ func TestDemoEndToEnd(t *testing.T) {
 		"the same token after logout", "401 the token is revoked",
 		"phone token", "refresh again with the OLD refresh token", "reuse detected",
 		"8 concurrent refreshes", "steps behaved as expected",
+		"sign out the others", "laptop's new token, issued 1 ms after the cutoff",
+		"the winner's new token: logged out too", "Reuse detection logged the winner out too",
 	} {
 		assert.Contains(t, s, want)
 	}
@@ -74,7 +78,7 @@ func TestWalkthroughDetectsMissingReuseDetection(t *testing.T) {
 	mux.Handle("/", a.handler())
 	mux.HandleFunc("POST /refresh", func(w http.ResponseWriter, r *http.Request) {
 		// Answers every refresh with a fresh pair of the same user.
-		pair, err := broken.issue("alice", "s", "tablet")
+		pair, err := broken.issue("alice", "s", "tablet", time.Now())
 		require.NoError(t, err)
 		writeJSON(w, 200, pair)
 	})
@@ -84,7 +88,64 @@ func TestWalkthroughDetectsMissingReuseDetection(t *testing.T) {
 	w = &walkthrough{base: srv2.URL, client: srv2.Client(), out: &out}
 	err = w.run()
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "want 401")
+	assert.Contains(t, err.Error(), "want 400")
+}
+
+// The example API answers as RFC 6749 and 6750 say: token responses are
+// never cached, every 401 carries a bearer challenge, refresh failures are
+// 400 invalid_grant.
+func TestAPIResponses(t *testing.T) {
+	e, err := revoke.New(revoke.Config{})
+	require.NoError(t, err)
+	defer e.Close()
+	a, err := newAPI(e)
+	require.NoError(t, err)
+	srv := httptest.NewServer(a.handler())
+	defer srv.Close()
+	do := func(method, path, bearer, body string) *http.Response {
+		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		require.NoError(t, err)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	decode := func(resp *http.Response) map[string]string {
+		m := map[string]string{}
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&m))
+		return m
+	}
+
+	login := do("POST", "/login", "", `{"user":"alice","device":"laptop"}`)
+	require.Equal(t, 200, login.StatusCode)
+	assert.Equal(t, "no-store", login.Header.Get("Cache-Control"), "token responses are never cached")
+	pair := decode(login)
+	refresh := do("POST", "/refresh", "", `{"refresh_token":"`+pair["refresh_token"]+`"}`)
+	require.Equal(t, 200, refresh.StatusCode)
+	assert.Equal(t, "no-store", refresh.Header.Get("Cache-Control"))
+
+	for name, resp := range map[string]*http.Response{
+		"reused refresh token":    do("POST", "/refresh", "", `{"refresh_token":"`+pair["refresh_token"]+`"}`),
+		"garbage refresh token":   do("POST", "/refresh", "", `{"refresh_token":"x.y.z"}`),
+		"access token as refresh": do("POST", "/refresh", "", `{"refresh_token":"`+pair["access_token"]+`"}`),
+	} {
+		assert.Equal(t, http.StatusBadRequest, resp.StatusCode, name)
+		assert.Equal(t, "invalid_grant", decode(resp)["error"], name)
+	}
+
+	other := decode(do("POST", "/login", "", `{"user":"bob"}`))
+	for name, resp := range map[string]*http.Response{
+		"no token":                do("GET", "/me", "", ""),
+		"refresh token as access": do("GET", "/me", other["refresh_token"], ""),
+		"revoked session":         do("GET", "/me", pair["access_token"], ""),
+		"garbage":                 do("GET", "/me", "abc", ""),
+	} {
+		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, name)
+		assert.True(t, strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), `Bearer realm="revoke-demo"`), "%s: %q", name, resp.Header.Get("WWW-Authenticate"))
+	}
 }
 
 func TestServe(t *testing.T) {
@@ -125,10 +186,15 @@ func TestHelp(t *testing.T) {
 	} {
 		var out, errb bytes.Buffer
 		assert.Equal(t, 0, run([]string{c.cmd, "--help"}, &out, &errb), c.cmd)
-		assert.Contains(t, errb.String(), c.want, c.cmd)
+		assert.Contains(t, out.String(), c.want, "%s: help goes to stdout", c.cmd)
+		assert.Empty(t, errb.String(), c.cmd)
 	}
 	var out, errb bytes.Buffer
 	assert.Equal(t, 2, run([]string{"serve", "-nope"}, &out, &errb))
+	assert.Contains(t, errb.String(), "-nope", "a usage error goes to stderr")
+	assert.Contains(t, errb.String(), "usage: revoke serve")
+	assert.Empty(t, out.String())
+	out.Reset()
 	run([]string{"help"}, &out, &errb)
 	assert.Contains(t, out.String(), "demo")
 	assert.Contains(t, out.String(), "serve")

@@ -37,7 +37,7 @@ random key, revocations live in memory. Try it with curl (and jq):
   # rotate the refresh token; the old one is used up
   curl -s -XPOST $A/refresh -d "{\"refresh_token\":\"$R\"}" | tee /tmp/pair2.json
   T2=$(jq -r .access_token /tmp/pair2.json)
-  curl -s -XPOST $A/refresh -d "{\"refresh_token\":\"$R\"}"      # 401 reuse detected: session revoked
+  curl -s -XPOST $A/refresh -d "{\"refresh_token\":\"$R\"}"      # 400 invalid_grant: reuse detected, session revoked
   curl -s $A/me -H "Authorization: Bearer $T2"                   # 401 the session is revoked
   # log out (this session) and log out everywhere (every token of the user)
   curl -s -XPOST $A/login -d '{"user":"alice"}' | tee /tmp/pair3.json
@@ -45,22 +45,19 @@ random key, revocations live in memory. Try it with curl (and jq):
   curl -s -XPOST $A/logout -H "Authorization: Bearer $T3"        # 200
   curl -s $A/me -H "Authorization: Bearer $T3"                   # 401 the token is revoked
   curl -s -XPOST $A/logout-all -H "Authorization: Bearer <another access token of alice>"
+  # sign out every other device and stay signed in here: a new pair for this one
+  curl -s -XPOST $A/logout-others -H "Authorization: Bearer <an access token of alice>"
+
+Token responses carry Cache-Control: no-store; every 401 a WWW-Authenticate
+challenge; refresh failures are 400 invalid_grant (RFC 6749 §5.2).
 
 Flags:`
 
 func runServe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, serveHelp)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, done := parseFlags(fs, args, serveHelp, stdout, stderr); done {
+		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
