@@ -25,6 +25,8 @@ func TestCollector(t *testing.T) {
 		Applied: 7, SkippedExpired: 8, Rejected: 9, ApplyErrors: 10, ConsumerErrors: 11, Resubscribes: 12,
 		StartSeq: 13, LastSeq: 14, SavedSeq: 15, Pending: 16,
 		LastTimestamp: time.Unix(17, 500_000_000), Lag: 1500 * time.Millisecond,
+		Attached: true, AttachFailures: 19, Outbox: 20, Replayed: 21, OutboxErrors: 22,
+		RefusedDeadline: 23, BadMAC: 24, Unsigned: 25, StreamResets: 26, StreamCreated: time.Unix(27, 0),
 	}
 	calls := 0
 	c := NewCollector(func() natsrevoke.Stats { calls++; return st })
@@ -41,6 +43,11 @@ func TestCollector(t *testing.T) {
 		"revoke_replication_start_sequence": 13, "revoke_replication_last_sequence": 14,
 		"revoke_replication_saved_sequence": 15, "revoke_replication_pending": 16,
 		"revoke_replication_last_timestamp_seconds": 17.5, "revoke_replication_lag_seconds": 1.5,
+		"revoke_replication_attached": 1, "revoke_replication_attach_failures_total": 19,
+		"revoke_replication_outbox": 20, "revoke_replication_outbox_replayed": 21,
+		"revoke_replication_outbox_errors_total": 22, "revoke_replication_refused_deadline_total": 23,
+		"revoke_replication_bad_mac_total": 24, "revoke_replication_unsigned_total": 25,
+		"revoke_replication_stream_resets_total": 26, "revoke_replication_stream_created_timestamp_seconds": 27,
 	}
 	require.Len(t, want, len(series))
 	var expected strings.Builder
@@ -73,8 +80,13 @@ func TestCollector(t *testing.T) {
 	assert.Contains(t, string(body), "\nrevoke_replication_pending 16\n")
 	assert.Contains(t, string(body), "\nrevoke_replication_lag_seconds 1.5\n")
 
-	st.LastTimestamp = time.Time{}
-	assert.Equal(t, 0.0, series[16].value(&st), "no message handled yet")
+	st.LastTimestamp, st.StreamCreated, st.Attached = time.Time{}, time.Time{}, false
+	for _, m := range series {
+		switch m.name {
+		case "revoke_replication_last_timestamp_seconds", "revoke_replication_stream_created_timestamp_seconds", "revoke_replication_attached":
+			assert.Zero(t, m.value(&st), m.name)
+		}
+	}
 }
 
 func TestNewCollectorNilPanics(t *testing.T) {
