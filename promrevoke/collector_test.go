@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -152,4 +153,20 @@ func TestEngineValues(t *testing.T) {
 
 func TestNewCollectorNilEnginePanics(t *testing.T) {
 	assert.Panics(t, func() { NewCollector(nil) })
+}
+
+// TestServeMetricsMatch: "revoke serve" writes the engine's series with a
+// writer of its own (the core cannot depend on client_golang); its table
+// must name each series as the Collector does, with the same help and type.
+func TestServeMetricsMatch(t *testing.T) {
+	src, err := os.ReadFile("../cmd/revoke/metrics.go")
+	require.NoError(t, err)
+	for _, m := range engineMetrics {
+		typ := "gauge"
+		if m.Type == prometheus.CounterValue {
+			typ = "counter"
+		}
+		assert.Contains(t, string(src), fmt.Sprintf("{%q, %q, %q,", m.Name, m.Help, typ), m.Name)
+	}
+	assert.Equal(t, len(engineMetrics), strings.Count(string(src), `{"revoke_`), "no series of its own")
 }

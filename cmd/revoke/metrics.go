@@ -14,7 +14,8 @@ import (
 // its own rather than prometheus/client_golang. It writes the series of the
 // promrevoke module's Collector, with the same names, help and types: a
 // service that imports the library uses promrevoke; this endpoint only lets
-// the demo server be scraped. Keep the two tables in step.
+// the demo server be scraped. promrevoke's TestServeMetricsMatch keeps the
+// two tables in step.
 
 // A series is one metric of the engine: its name, help, type and value.
 type series struct {
