@@ -9,7 +9,8 @@ import (
 )
 
 func TestBloomHasNoFalseNegatives(t *testing.T) {
-	f := newBloomFilter(10_000)
+	p := newPlacement()
+	f := newBloomFilter(10_000, &p)
 	rng := rand.New(rand.NewPCG(3, 4))
 	fps := make([]uint64, 30_000) // three times what it was sized for
 	for i := range fps {
@@ -28,7 +29,8 @@ func TestBloomHasNoFalseNegatives(t *testing.T) {
 func TestBloomFalsePositiveRate(t *testing.T) {
 	for _, n := range []int{10_000, 200_000} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			f := newBloomFilter(n)
+			p := newPlacement()
+			f := newBloomFilter(n, &p)
 			for i := range n {
 				f.add(fingerprint(kindKey, fmt.Sprint("revoked-", i)))
 			}

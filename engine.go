@@ -3,6 +3,7 @@ package revoke
 import (
 	"fmt"
 	"io"
+	"math"
 	"math/bits"
 	"runtime"
 	"sync"
@@ -15,15 +16,19 @@ import (
 // range with an error wrapping [ErrInvalidConfig] that names the field.
 type Config struct {
 	// Capacity is the number of live entries expected. It sizes the tables
-	// and the bloom filter up front, so an engine that stays within it
-	// never grows. Exceeding it is allowed: the tables grow and the filter
-	// is rebuilt larger. Default [DefaultCapacity]; must not be negative.
+	// and the bloom filter up front (about 22 bytes an entry, allocated by
+	// New), so an engine that stays within it never grows. Exceeding it is
+	// allowed: the tables grow and the filter is rebuilt larger. Default
+	// [DefaultCapacity]; must be in [0, [MaxCapacity]], and on 32-bit
+	// platforms small enough that its tables and filter fit in the address
+	// space.
 	Capacity int
 
 	// MaxEntries is a hard cap on entries held. At the cap a new revocation
 	// fails with [ErrFull]; nothing already stored is ever evicted to make
 	// room. Entries past their deadline count until the expiry wheel evicts
-	// them (within a second or so). Default 0: no cap.
+	// them (within a second or so). Default 0: no cap; must be in
+	// [0, [MaxCapacity]].
 	MaxEntries int
 
 	// Leeway is added to every expiry: an entry is kept until its token's
@@ -86,6 +91,10 @@ const (
 	DefaultSnapshotInterval     = time.Hour
 	DefaultSnapshotJournalBytes = 64 << 20
 
+	// MaxCapacity is the largest Config.Capacity and Config.MaxEntries
+	// (2^30, about a billion entries: some 24 GiB of tables and filter).
+	MaxCapacity = 1 << 30
+
 	maxLeeway = 24 * time.Hour
 	maxMaxTTL = 50 * 365 * 24 * time.Hour
 	maxShards = 1 << 16
@@ -103,10 +112,10 @@ func (cfg Config) normalized() (Config, error) {
 		return Config{}, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
 	}
 	switch {
-	case cfg.Capacity < 0:
-		return invalid("Capacity must not be negative, got %d", cfg.Capacity)
-	case cfg.MaxEntries < 0:
-		return invalid("MaxEntries must not be negative, got %d", cfg.MaxEntries)
+	case cfg.Capacity < 0 || cfg.Capacity > MaxCapacity:
+		return invalid("Capacity must be in [0, %d], got %d", MaxCapacity, cfg.Capacity)
+	case cfg.MaxEntries < 0 || cfg.MaxEntries > MaxCapacity:
+		return invalid("MaxEntries must be in [0, %d], got %d", MaxCapacity, cfg.MaxEntries)
 	case cfg.Leeway < 0 || cfg.Leeway > maxLeeway:
 		return invalid("Leeway must be in [0, %v], got %v", maxLeeway, cfg.Leeway)
 	case cfg.MaxTTL < 0 || cfg.MaxTTL > maxMaxTTL:
@@ -139,9 +148,25 @@ func (cfg Config) normalized() (Config, error) {
 	if cfg.Shards == 0 {
 		cfg.Shards = defaultShards(runtime.GOMAXPROCS(0))
 	}
+	if need, ok := initialBytes(cfg.Capacity, cfg.Shards); !ok {
+		return invalid("Capacity %d needs %d bytes of tables and filter, more than this platform can address", cfg.Capacity, need)
+	}
 	return cfg, nil
 }
 
+// initialBytes is what newEngine allocates for capacity entries in shards
+// tables (slots and filter; the wheels start empty), computed in 64 bits
+// with every step checked, and whether it fits in an int (the address space
+// of a 32-bit platform). capacity is at most MaxCapacity and shards at most
+// maxShards, so no step overflows 64 bits.
+func initialBytes(capacity, shards int) (uint64, bool) {
+	slots := uint64(tableSlotsFor((capacity + shards - 1) / shards))
+	tables := slots * recordSize * uint64(shards)
+	filter := uint64(bloomWordsFor(max(capacity, 1))) * 8
+	total := tables + filter
+	fits := slots*recordSize <= math.MaxInt && filter <= math.MaxInt && total <= math.MaxInt
+	return total, fits
+}
 func defaultShards(procs int) int {
 	n := 1 << bits.Len(uint(procs*16-1))
 	return min(max(n, 16), 1024)
@@ -158,6 +183,9 @@ type Engine struct {
 	cfg       Config
 	shards    []shard
 	shardMask uint64
+	// place is the secret that keys where fingerprints land in shards,
+	// tables and filters, drawn at New and never changed or written out.
+	place placement
 
 	// filter answers "certainly not present" for most lookups. Every
 	// record in a table is in it (invariant kept across rebuilds by
@@ -251,15 +279,16 @@ func newEngine(cfg Config) (*Engine, error) {
 		cfg:       cfg,
 		shards:    make([]shard, cfg.Shards),
 		shardMask: uint64(cfg.Shards - 1),
+		place:     newPlacement(),
 		stop:      make(chan struct{}),
 		snapKick:  make(chan struct{}, 1),
 	}
 	perShard := (cfg.Capacity + cfg.Shards - 1) / cfg.Shards
 	for i := range e.shards {
-		e.shards[i].tab.init(perShard)
+		e.shards[i].tab.init(perShard, &e.place)
 		e.shards[i].wheel = newExpiryWheel(now)
 	}
-	e.filter.Store(newBloomFilter(cfg.Capacity))
+	e.filter.Store(newBloomFilter(cfg.Capacity, &e.place))
 	e.clock.Store(now)
 	return e, nil
 }
@@ -413,7 +442,9 @@ func (e *Engine) Close() error {
 
 // deadlineFor turns an expiry into the record deadline: expiresAt+Leeway in
 // whole seconds, rounded up. It returns 0 when that moment has passed, and
-// ErrTTLTooLong when expiresAt is more than MaxTTL ahead.
+// ErrTTLTooLong when expiresAt is more than MaxTTL ahead or the deadline
+// lies past what a record can hold (maxDeadline, early 2106), which it
+// would otherwise wrap around to 1970.
 //
 // Reading the wall clock costs about 50 ns on a VM, a third of a Revoke. The
 // coarse clock (the last tick's second) settles the common case: an expiry
@@ -423,6 +454,10 @@ func (e *Engine) Close() error {
 func (e *Engine) deadlineFor(expiresAt time.Time) (uint32, error) {
 	end := expiresAt.Add(e.cfg.Leeway)
 	endSec := deadlineSeconds(end)
+	if endSec > maxDeadline {
+		return 0, fmt.Errorf("%w: deadline %v is past the last second a record can hold (%v)",
+			ErrTTLTooLong, end.UTC().Format(time.RFC3339), time.Unix(maxDeadline, 0).UTC().Format(time.RFC3339))
+	}
 	coarse := e.clock.Load()
 	if endSec > coarse+2 && expiresAt.Unix() < coarse+int64(e.cfg.MaxTTL/time.Second)-2 {
 		return uint32(endSec), nil
@@ -437,7 +472,12 @@ func (e *Engine) deadlineFor(expiresAt time.Time) (uint32, error) {
 	return uint32(endSec), nil
 }
 
-func (e *Engine) shardOf(fp uint64) *shard { return &e.shards[fp&e.shardMask] }
+// shardIndex returns the index of fp's shard: the low bits of its keyed
+// table hash (see placement). The recovery loader buckets records by it.
+func (e *Engine) shardIndex(fp uint64) uint64 { return e.place.tableHash(fp) & e.shardMask }
+
+// shardOf returns fp's shard.
+func (e *Engine) shardOf(fp uint64) *shard { return &e.shards[e.shardIndex(fp)] }
 
 // contains reports whether fp is held and live. The filter answers most
 // misses without a lock.
@@ -453,7 +493,8 @@ func (e *Engine) contains(fp uint64) bool {
 // callers that expect misses call contains, or probe the filter first. It
 // takes no lock (see shard.lookup).
 func (e *Engine) lookup(fp uint64) (record, bool) {
-	r, ok := e.shardOf(fp).lookup(fp)
+	h := e.place.tableHash(fp)
+	r, ok := e.shards[h&e.shardMask].lookup(fp, h)
 	return r, ok && e.live(r.deadline)
 }
 
@@ -515,12 +556,17 @@ func (e *Engine) apply(r record, capped bool) error {
 	return e.applyLocked(s, r, capped)
 }
 
-// applyLocked is apply with s, the shard of r, write-locked.
+// applyLocked is apply with s, the shard of r, write-locked. The recovery
+// loader calls it too, so that replayed records merge as live ones do.
+//
+// A merge that extends a record's deadline adds nothing to the wheel: the
+// record's wheel entry, at an earlier second, is examined then and finds the
+// later deadline in the table, which reschedules it (see shard.expire). So
+// the wheel holds one entry per record however often its deadline is
+// extended, and memory stays bounded by the live records.
 func (e *Engine) applyLocked(s *shard, r record, capped bool) error {
 	if i := s.tab.find(r.fp); i >= 0 {
-		if s.tab.merge(i, r.deadline, r.value) {
-			s.wheel.schedule(r.fp, int64(r.deadline))
-		}
+		s.tab.merge(i, r.deadline, r.value)
 		return nil
 	}
 	return e.insertLocked(s, r, capped)
@@ -563,9 +609,10 @@ func (e *Engine) applyIfAbsent(r record) (bool, error) {
 		if e.live(s.tab.slots[i].deadline) {
 			return false, nil
 		}
-		// Past its deadline but not evicted yet: it counts as absent.
+		// Past its deadline but not evicted yet: it counts as absent. Its
+		// wheel entry is due no later than its old deadline and reschedules
+		// it then at the new one (see applyLocked), so none is added.
 		s.tab.store(i, r)
-		s.wheel.schedule(r.fp, int64(r.deadline))
 		return true, nil
 	}
 	if err := e.insertLocked(s, r, true); err != nil {
