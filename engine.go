@@ -547,13 +547,14 @@ func (e *Engine) applyDurably(r record) error {
 
 // apply merges r into memory as put does; capped applies MaxEntries.
 func (e *Engine) apply(r record, capped bool) error {
-	s := e.shardOf(r.fp)
+	h := e.place.tableHash(r.fp)
+	s := &e.shards[h&e.shardMask]
 	s.lockWrite()
 	defer s.unlockWrite()
 	if e.closed.Load() {
 		return ErrClosed
 	}
-	return e.applyLocked(s, r, capped)
+	return e.applyHashed(s, r, h, capped)
 }
 
 // applyLocked is apply with s, the shard of r, write-locked. The recovery
@@ -565,11 +566,17 @@ func (e *Engine) apply(r record, capped bool) error {
 // the wheel holds one entry per record however often its deadline is
 // extended, and memory stays bounded by the live records.
 func (e *Engine) applyLocked(s *shard, r record, capped bool) error {
-	if i := s.tab.find(r.fp); i >= 0 {
+	return e.applyHashed(s, r, e.place.tableHash(r.fp), capped)
+}
+
+// applyHashed is applyLocked given r's table hash h.
+func (e *Engine) applyHashed(s *shard, r record, h uint64, capped bool) error {
+	i, found := s.tab.slotOf(r.fp, h)
+	if found {
 		s.tab.merge(i, r.deadline, r.value)
 		return nil
 	}
-	return e.insertLocked(s, r, capped)
+	return e.insertLocked(s, r, h, i, capped)
 }
 
 // putIfAbsent stores fp unless a live record of it is held, and reports
@@ -599,13 +606,15 @@ func (e *Engine) putIfAbsent(fp uint64, deadline, value uint32) (bool, error) {
 
 // applyIfAbsent is the in-memory step of putIfAbsent.
 func (e *Engine) applyIfAbsent(r record) (bool, error) {
-	s := e.shardOf(r.fp)
+	h := e.place.tableHash(r.fp)
+	s := &e.shards[h&e.shardMask]
 	s.lockWrite()
 	defer s.unlockWrite()
 	if e.closed.Load() {
 		return false, ErrClosed
 	}
-	if i := s.tab.find(r.fp); i >= 0 {
+	i, found := s.tab.slotOf(r.fp, h)
+	if found {
 		if e.live(s.tab.slots[i].deadline) {
 			return false, nil
 		}
@@ -615,7 +624,7 @@ func (e *Engine) applyIfAbsent(r record) (bool, error) {
 		s.tab.store(i, r)
 		return true, nil
 	}
-	if err := e.insertLocked(s, r, true); err != nil {
+	if err := e.insertLocked(s, r, h, i, true); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -639,15 +648,16 @@ func (e *Engine) commit(recs []record) error {
 }
 
 // insertLocked adds a record whose fingerprint s does not hold, unless
-// capped and the engine is at MaxEntries. Uncapped inserts (recovery) still
-// count against the cap, so that the reservation stays exact. Called with s
-// write-locked.
-func (e *Engine) insertLocked(s *shard, r record, capped bool) error {
+// capped and the engine is at MaxEntries; h is its table hash and free the
+// empty slot that ended the probe for it (table.slotOf). Uncapped inserts
+// (recovery) still count against the cap, so that the reservation stays
+// exact. Called with s write-locked.
+func (e *Engine) insertLocked(s *shard, r record, h uint64, free int, capped bool) error {
 	if e.cfg.MaxEntries > 0 && e.reserved.Add(1) > int64(e.cfg.MaxEntries) && capped {
 		e.reserved.Add(-1)
 		return fmt.Errorf("%w: %d entries", ErrFull, e.cfg.MaxEntries)
 	}
-	s.tab.insertNew(r)
+	s.tab.insertAt(r, h, free)
 	s.count.Add(1)
 	s.wheel.schedule(r.fp, int64(r.deadline))
 	if e.bulkLoading {

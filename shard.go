@@ -187,13 +187,23 @@ func (t *table) homeOf(fp uint64, n int) int { return home(t.place.tableHash(fp)
 
 // find returns the index of fp's slot, or -1. Called with the lock held.
 func (t *table) find(fp uint64) int {
+	if i, found := t.slotOf(fp, t.place.tableHash(fp)); found {
+		return i
+	}
+	return -1
+}
+
+// slotOf returns the index of fp's slot and true, or, if fp is not held,
+// the index of the empty slot where its probe ended and false (where
+// insertAt will store it). h is fp's table hash. Called with the lock held.
+func (t *table) slotOf(fp, h uint64) (int, bool) {
 	n := len(t.slots)
-	for i := t.homeOf(fp, n); ; {
+	for i := home(h, n); ; {
 		switch t.slots[i].fp {
 		case fp:
-			return i
+			return i, true
 		case 0:
-			return -1
+			return i, false
 		}
 		if i++; i == n {
 			i = 0
@@ -246,17 +256,26 @@ func (t *table) merge(i int, deadline, value uint32) {
 // insertNew stores r, whose fingerprint must not be present, growing the
 // table first if it would pass tableMaxLoad.
 func (t *table) insertNew(r record) {
+	h := t.place.tableHash(r.fp)
+	t.insertAt(r, h, t.freeSlot(h))
+}
+
+// insertAt is insertNew given r's table hash h and free, the empty slot
+// that ended a probe for r (slotOf) since the table last changed.
+func (t *table) insertAt(r record, h uint64, free int) {
 	if float64(t.count+1) > tableMaxLoad*float64(len(t.slots)) {
 		t.resize(2 * len(t.slots))
+		free = t.freeSlot(h)
 	}
-	t.store(t.freeSlot(r.fp), r)
+	t.store(free, r)
 	t.count++
 }
 
-// freeSlot returns the first free slot from fp's home.
-func (t *table) freeSlot(fp uint64) int {
+// freeSlot returns the first free slot from the home of the fingerprint
+// whose table hash is h.
+func (t *table) freeSlot(h uint64) int {
 	n := len(t.slots)
-	i := t.homeOf(fp, n)
+	i := home(h, n)
 	for t.slots[i].fp != 0 {
 		if i++; i == n {
 			i = 0
