@@ -539,7 +539,9 @@ func TestDeadlineExtensionsKeepOneWheelEntry(t *testing.T) {
 		assert.Equal(t, one.Stats().Bytes, st.Bytes, "one record's cost")
 		wheelEntries := 0
 		for i := range e.shards {
+			e.shards[i].mu.RLock()
 			wheelEntries += e.shards[i].wheel.entries
+			e.shards[i].mu.RUnlock()
 		}
 		assert.Equal(t, 1, wheelEntries)
 
