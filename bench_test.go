@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // Keys are 36-byte strings shaped like the UUID jti of a real token.
@@ -475,6 +477,99 @@ func BenchmarkMissPaired(b *testing.B) {
 			}
 			b.ReportMetric(median(ratio(1, 0)), "map/engine")
 			b.ReportMetric(median(ratio(2, 3)), "oldfilter/newfilter")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// BenchmarkMixScalingPaired measures how the deny-list mix of
+// BenchmarkDenyListMix scales from one goroutine to two, in a form that
+// survives a shared machine: each iteration runs one block of the mix on one
+// goroutine (GOMAXPROCS 1) and one block on each of two goroutines
+// (GOMAXPROCS 2), in alternating order, and the reported "scaling" is the
+// median over iterations of the two-goroutine throughput over the
+// one-goroutine throughput (DESIGN.md: >= 1.8). Variants take out the
+// revocations, or size the engine for all the keys the mix revokes (no table
+// growth or filter rebuild while it runs), to show what costs the scaling.
+// Run with -benchtime 200x or more.
+func BenchmarkMixScalingPaired(b *testing.B) {
+	n := benchSize()
+	ks := benchKeys(n)
+	exp := time.Now().Add(time.Hour)
+	for _, v := range []struct {
+		name     string
+		revokes  int // per 10,000 operations
+		capacity int
+	}{
+		{"mix", 100, n / 2},
+		{"mix-sized", 100, n},
+		{"checks-only", 0, n / 2},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			e, err := New(Config{Capacity: v.capacity})
+			require.NoError(b, err)
+			defer e.Close()
+			for _, k := range ks.revoked[:n/2] {
+				require.NoError(b, e.Revoke(k, exp))
+			}
+			const block = 20_000
+			var next atomic.Int64
+			var rounds atomic.Uint64
+			work := func(g uint64) {
+				rng := rand.New(rand.NewPCG(g, rounds.Add(1)))
+				clean := int(g*7919+rounds.Load()*104729) % n
+				for range block {
+					switch r := rng.IntN(10_000); {
+					case r < v.revokes:
+						i := n/2 + int(next.Add(1))%(n/2)
+						if err := e.Revoke(ks.revoked[i], exp); err != nil {
+							b.Error(err)
+							return
+						}
+					case r < v.revokes+99:
+						e.IsRevoked(ks.revoked[rng.IntN(n/2)])
+					default:
+						e.IsRevoked(ks.clean[clean])
+						if clean++; clean == n {
+							clean = 0
+						}
+					}
+				}
+			}
+			procs := runtime.GOMAXPROCS(0)
+			defer runtime.GOMAXPROCS(procs)
+			one := func() time.Duration {
+				runtime.GOMAXPROCS(1)
+				start := time.Now()
+				work(1)
+				return time.Since(start)
+			}
+			two := func() time.Duration {
+				runtime.GOMAXPROCS(2)
+				start := time.Now()
+				var wg sync.WaitGroup
+				wg.Go(func() { work(2) })
+				wg.Go(func() { work(3) })
+				wg.Wait()
+				return time.Since(start)
+			}
+			var scaling, ns1, ns2 []float64
+			i := 0
+			for b.Loop() {
+				var t1, t2 time.Duration
+				if i%2 == 0 {
+					t1, t2 = one(), two()
+				} else {
+					t2, t1 = two(), one()
+				}
+				i++
+				ns1 = append(ns1, float64(t1.Nanoseconds())/block)
+				ns2 = append(ns2, float64(t2.Nanoseconds())/(2*block))
+				scaling = append(scaling, 2*float64(t1)/float64(t2))
+			}
+			b.ReportMetric(median(ns1), "ns/op-1g")
+			b.ReportMetric(median(ns2), "ns/op-2g")
+			b.ReportMetric(median(scaling), "scaling")
 			b.ReportMetric(0, "ns/op")
 		})
 	}
