@@ -174,9 +174,13 @@ const (
 func (e *Engine) maybeRebuildFilter() {
 	f := e.filter.Load()
 	added, dead, live := f.added.Load(), e.filterDead.Load(), int64(e.Len())
+	// A filter already sized for MaxCapacity cannot be rebuilt larger:
+	// past it only the half-expired rule applies, or an engine grown past
+	// MaxCapacity entries would start a rebuild of all of them every tick.
+	canGrow := f.sizedFor < MaxCapacity
 	due := (added >= bloomMinRebuild && 2*dead >= added) ||
-		live > int64(f.sizedFor) ||
-		f.estimatedFPRate() > bloomRebuildFPRate
+		(canGrow && live > int64(f.sizedFor)) ||
+		(canGrow && f.estimatedFPRate() > bloomRebuildFPRate)
 	if !due || e.rebuilding.Load() {
 		return
 	}

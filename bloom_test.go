@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestBloomHasNoFalseNegatives(t *testing.T) {
@@ -118,5 +119,33 @@ func TestBloomWordsArePowersOfTwo(t *testing.T) {
 		assert.Equal(t, 0, w&(w-1), "%d entries: %d words", entries, w)
 		assert.GreaterOrEqual(t, w*64, entries*bloomBitsPerEntry, "%d entries", entries)
 		assert.Less(t, w*64, 2*entries*bloomBitsPerEntry+64, "%d entries", entries)
+	}
+}
+
+// TestNoRebuildStormAtMaxCapacity: a filter sized for MaxCapacity cannot be
+// rebuilt any larger, so an overfull one must not start a rebuild every tick
+// (each a scan of every entry); a smaller overfull one is rebuilt.
+func TestNoRebuildStormAtMaxCapacity(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		sizedFor int
+		rebuilds uint64
+	}{
+		{"overfull below MaxCapacity", 1 << 10, 1},
+		{"overfull at MaxCapacity", MaxCapacity, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := newEngine(Config{Shards: 16})
+			require.NoError(t, err)
+			f := &bloomFilter{words: make([]uint64, 1), key: e.place.filter, sizedFor: tt.sizedFor}
+			for i := range 200 {
+				f.add(uint64(i) + 1)
+			}
+			require.Greater(t, f.estimatedFPRate(), bloomRebuildFPRate)
+			e.filter.Store(f)
+			e.maybeRebuildFilter()
+			e.workers.Wait()
+			assert.Equal(t, tt.rebuilds, e.rebuilds.Load())
+		})
 	}
 }
