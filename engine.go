@@ -92,7 +92,8 @@ const (
 	DefaultSnapshotJournalBytes = 64 << 20
 
 	// MaxCapacity is the largest Config.Capacity and Config.MaxEntries
-	// (2^30, about a billion entries: some 24 GiB of tables and filter).
+	// (2^30, about a billion entries: some 22 GiB of tables and filter,
+	// allocated by New, and 8 bytes an entry of expiry wheel).
 	MaxCapacity = 1 << 30
 
 	maxLeeway = 24 * time.Hour

@@ -46,11 +46,11 @@ func (s *shard) unlockWrite() {
 const lookupRetries = 4
 
 // lookup returns the record of fp, whose table hash is h, if held. It takes
-// no lock unless writers
-// keep changing the shard under it: the sequence-lock read succeeds only if
-// seq was even and unchanged around the probe, which means no writer touched
-// the table meanwhile, so the probe saw a consistent table at least as new as
-// every write that had completed when lookup started.
+// no lock unless writers keep changing the shard under it: the sequence-lock
+// read succeeds only if seq was even and unchanged around the probe, which
+// means no writer touched the table meanwhile, so the probe saw a consistent
+// table at least as new as every write that had completed when lookup
+// started.
 func (s *shard) lookup(fp, h uint64) (record, bool) {
 	for range lookupRetries {
 		v := s.seq.Load()
