@@ -14,13 +14,17 @@ import (
 //     H(kindGlobalCutoff, "all")), value = the cutoff's Unix second s;
 //   - the millis record, fingerprint H(kindSubjectCutoffMillis, iss, sub,
 //     epoch) (global: H(kindGlobalCutoffMillis, "", "", epoch)) with epoch =
-//     cutoffMs >> 31 (cutoffMs = the cutoff in Unix milliseconds, rounded
-//     down), value = cutoffMs & (1<<31 - 1) + 1 (never 0); its deadline is
+//     cutoffMs >> 30 (cutoffMs = the cutoff in Unix milliseconds, rounded
+//     down), value = cutoffMs & (1<<30 - 1) + 1 (never 0); its deadline is
 //     the seconds record's.
 //
-// Records merge by keeping the larger value, so within one epoch (24.8
-// days) the millis record holds the latest cutoff exactly, and at most two
-// millis records of a subject are live at once. The millis record is written
+// Records merge by keeping the larger value, so within one epoch (12.4
+// days) the millis record holds the latest cutoff exactly, and a subject
+// holds at most one live millis record per 12.4 days of retention (four
+// with the default MaxTTL). Epochs are 30 bits wide, not 31, so that a
+// millis record's value (at most 2^30) is below every Unix second since
+// 2004: a replica that refuses records whose value is a cutoff second in
+// the future (natsrevoke does) never mistakes a millis record for one. The millis record is written
 // before the seconds record. A reader takes s from the seconds record and
 // looks for a millis record of s's epoch whose milliseconds lie within s; if
 // there is none (an older writer, a replica that has the seconds record
@@ -32,7 +36,7 @@ import (
 // VerifierConfig.IssuedAtOptional) counts as issued at exp - MaxTTL.
 
 // millisEpochBits is the width of the milliseconds kept in a millis record.
-const millisEpochBits = 31
+const millisEpochBits = 30
 
 // RevokeSubject logs a subject out everywhere: every token of this issuer
 // and subject issued at or before issuedBefore is refused by

@@ -343,7 +343,7 @@ func TestCutoffMillisEpochBoundaryAndMerge(t *testing.T) {
 		withMillisecondPrecision(t)
 		hs := algByName(t, "HS256")
 		now := time.Now().UnixMilli()
-		boundary := now >> millisEpochBits << millisEpochBits // the last epoch start, < 24.9 days ago
+		boundary := now >> millisEpochBits << millisEpochBits // the last epoch start, < 12.5 days ago
 		require.NotZero(t, boundary%1000, "the boundary must fall inside a second for this test")
 		at := func(ms int64) time.Time { return time.UnixMilli(ms) }
 		for _, c := range []struct {

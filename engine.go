@@ -3,6 +3,7 @@ package revoke
 import (
 	"fmt"
 	"io"
+	"math"
 	"math/bits"
 	"runtime"
 	"sync"
@@ -15,15 +16,19 @@ import (
 // range with an error wrapping [ErrInvalidConfig] that names the field.
 type Config struct {
 	// Capacity is the number of live entries expected. It sizes the tables
-	// and the bloom filter up front, so an engine that stays within it
-	// never grows. Exceeding it is allowed: the tables grow and the filter
-	// is rebuilt larger. Default [DefaultCapacity]; must not be negative.
+	// and the bloom filter up front (about 22 bytes an entry, allocated by
+	// New), so an engine that stays within it never grows. Exceeding it is
+	// allowed: the tables grow and the filter is rebuilt larger. Default
+	// [DefaultCapacity]; must be in [0, [MaxCapacity]], and on 32-bit
+	// platforms small enough that its tables and filter fit in the address
+	// space.
 	Capacity int
 
 	// MaxEntries is a hard cap on entries held. At the cap a new revocation
 	// fails with [ErrFull]; nothing already stored is ever evicted to make
 	// room. Entries past their deadline count until the expiry wheel evicts
-	// them (within a second or so). Default 0: no cap.
+	// them (within a second or so). Default 0: no cap; must be in
+	// [0, [MaxCapacity]].
 	MaxEntries int
 
 	// Leeway is added to every expiry: an entry is kept until its token's
@@ -100,6 +105,11 @@ const (
 	DefaultSnapshotInterval     = time.Hour
 	DefaultSnapshotJournalBytes = 64 << 20
 
+	// MaxCapacity is the largest Config.Capacity and Config.MaxEntries
+	// (2^30, about a billion entries: some 22 GiB of tables and filter,
+	// allocated by New, and 8 bytes an entry of expiry wheel).
+	MaxCapacity = 1 << 30
+
 	maxLeeway = 24 * time.Hour
 	maxMaxTTL = 50 * 365 * 24 * time.Hour
 	maxShards = 1 << 16
@@ -117,10 +127,10 @@ func (cfg Config) normalized() (Config, error) {
 		return Config{}, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
 	}
 	switch {
-	case cfg.Capacity < 0:
-		return invalid("Capacity must not be negative, got %d", cfg.Capacity)
-	case cfg.MaxEntries < 0:
-		return invalid("MaxEntries must not be negative, got %d", cfg.MaxEntries)
+	case cfg.Capacity < 0 || cfg.Capacity > MaxCapacity:
+		return invalid("Capacity must be in [0, %d], got %d", MaxCapacity, cfg.Capacity)
+	case cfg.MaxEntries < 0 || cfg.MaxEntries > MaxCapacity:
+		return invalid("MaxEntries must be in [0, %d], got %d", MaxCapacity, cfg.MaxEntries)
 	case cfg.Leeway < 0 || cfg.Leeway > maxLeeway:
 		return invalid("Leeway must be in [0, %v], got %v", maxLeeway, cfg.Leeway)
 	case cfg.MaxTTL < 0 || cfg.MaxTTL > maxMaxTTL:
@@ -153,9 +163,25 @@ func (cfg Config) normalized() (Config, error) {
 	if cfg.Shards == 0 {
 		cfg.Shards = defaultShards(runtime.GOMAXPROCS(0))
 	}
+	if need, ok := initialBytes(cfg.Capacity, cfg.Shards); !ok {
+		return invalid("Capacity %d needs %d bytes of tables and filter, more than this platform can address", cfg.Capacity, need)
+	}
 	return cfg, nil
 }
 
+// initialBytes is what newEngine allocates for capacity entries in shards
+// tables (slots and filter; the wheels start empty), computed in 64 bits
+// with every step checked, and whether it fits in an int (the address space
+// of a 32-bit platform). capacity is at most MaxCapacity and shards at most
+// maxShards, so no step overflows 64 bits.
+func initialBytes(capacity, shards int) (uint64, bool) {
+	slots := uint64(tableSlotsFor((capacity + shards - 1) / shards))
+	tables := slots * recordSize * uint64(shards)
+	filter := uint64(bloomWordsFor(max(capacity, 1))) * 8
+	total := tables + filter
+	fits := slots*recordSize <= math.MaxInt && filter <= math.MaxInt && total <= math.MaxInt
+	return total, fits
+}
 func defaultShards(procs int) int {
 	n := 1 << bits.Len(uint(procs*16-1))
 	return min(max(n, 16), 1024)
@@ -172,6 +198,9 @@ type Engine struct {
 	cfg       Config
 	shards    []shard
 	shardMask uint64
+	// place is the secret that keys where fingerprints land in shards,
+	// tables and filters, drawn at New and never changed or written out.
+	place placement
 
 	// filter answers "certainly not present" for most lookups. Every
 	// record in a table is in it (invariant kept across rebuilds by
@@ -285,15 +314,16 @@ func newEngine(cfg Config) (*Engine, error) {
 		cfg:       cfg,
 		shards:    make([]shard, cfg.Shards),
 		shardMask: uint64(cfg.Shards - 1),
+		place:     newPlacement(),
 		stop:      make(chan struct{}),
 		snapKick:  make(chan struct{}, 1),
 	}
 	perShard := (cfg.Capacity + cfg.Shards - 1) / cfg.Shards
 	for i := range e.shards {
-		e.shards[i].tab.init(perShard)
+		e.shards[i].tab.init(perShard, &e.place)
 		e.shards[i].wheel = newExpiryWheel(now)
 	}
-	e.filter.Store(newBloomFilter(cfg.Capacity))
+	e.filter.Store(newBloomFilter(cfg.Capacity, &e.place))
 	e.clock.Store(now)
 	return e, nil
 }
@@ -455,7 +485,9 @@ func (e *Engine) Close() error {
 
 // deadlineFor turns an expiry into the record deadline: expiresAt+Leeway in
 // whole seconds, rounded up. It returns 0 when that moment has passed, and
-// ErrTTLTooLong when expiresAt is more than MaxTTL ahead.
+// ErrTTLTooLong when expiresAt is more than MaxTTL ahead or the deadline
+// lies past what a record can hold (maxDeadline, early 2106), which it
+// would otherwise wrap around to 1970.
 //
 // Reading the wall clock costs about 50 ns on a VM, a third of a Revoke. The
 // coarse clock (the last tick's second) settles the common case: an expiry
@@ -465,6 +497,10 @@ func (e *Engine) Close() error {
 func (e *Engine) deadlineFor(expiresAt time.Time) (uint32, error) {
 	end := expiresAt.Add(e.cfg.Leeway)
 	endSec := deadlineSeconds(end)
+	if endSec > maxDeadline {
+		return 0, fmt.Errorf("%w: deadline %v is past the last second a record can hold (%v)",
+			ErrTTLTooLong, end.UTC().Format(time.RFC3339), time.Unix(maxDeadline, 0).UTC().Format(time.RFC3339))
+	}
 	coarse := e.clock.Load()
 	if endSec > coarse+2 && expiresAt.Unix() < coarse+int64(e.cfg.MaxTTL/time.Second)-2 {
 		return uint32(endSec), nil
@@ -479,7 +515,12 @@ func (e *Engine) deadlineFor(expiresAt time.Time) (uint32, error) {
 	return uint32(endSec), nil
 }
 
-func (e *Engine) shardOf(fp uint64) *shard { return &e.shards[fp&e.shardMask] }
+// shardIndex returns the index of fp's shard: the low bits of its keyed
+// table hash (see placement). The recovery loader buckets records by it.
+func (e *Engine) shardIndex(fp uint64) uint64 { return e.place.tableHash(fp) & e.shardMask }
+
+// shardOf returns fp's shard.
+func (e *Engine) shardOf(fp uint64) *shard { return &e.shards[e.shardIndex(fp)] }
 
 // contains reports whether fp is held and live. The filter answers most
 // misses without a lock.
@@ -495,7 +536,8 @@ func (e *Engine) contains(fp uint64) bool {
 // callers that expect misses call contains, or probe the filter first. It
 // takes no lock (see shard.lookup).
 func (e *Engine) lookup(fp uint64) (record, bool) {
-	r, ok := e.shardOf(fp).lookup(fp)
+	h := e.place.tableHash(fp)
+	r, ok := e.shards[h&e.shardMask].lookup(fp, h)
 	return r, ok && e.live(r.deadline)
 }
 
@@ -548,27 +590,39 @@ func (e *Engine) applyDurably(r record) error {
 
 // apply merges r into memory as put does; capped applies MaxEntries.
 func (e *Engine) apply(r record, capped bool) error {
-	s := e.shardOf(r.fp)
+	h := e.place.tableHash(r.fp)
+	s := &e.shards[h&e.shardMask]
 	s.lockWrite()
 	defer s.unlockWrite()
 	if e.closed.Load() {
 		return ErrClosed
 	}
-	return e.applyLocked(s, r, capped)
+	return e.applyHashed(s, r, h, capped)
 }
 
-// applyLocked is apply with s, the shard of r, write-locked.
+// applyLocked is apply with s, the shard of r, write-locked. The recovery
+// loader calls it too, so that replayed records merge as live ones do.
+//
+// A merge that extends a record's deadline adds nothing to the wheel: the
+// record's wheel entry, at an earlier second, is examined then and finds the
+// later deadline in the table, which reschedules it (see shard.expire). So
+// the wheel holds one entry per record however often its deadline is
+// extended, and memory stays bounded by the live records.
 func (e *Engine) applyLocked(s *shard, r record, capped bool) error {
-	if i := s.tab.find(r.fp); i >= 0 {
+	return e.applyHashed(s, r, e.place.tableHash(r.fp), capped)
+}
+
+// applyHashed is applyLocked given r's table hash h.
+func (e *Engine) applyHashed(s *shard, r record, h uint64, capped bool) error {
+	i, found := s.tab.slotOf(r.fp, h)
+	if found {
 		if r.value != 0 {
 			e.cutoffsHeld.Store(true)
 		}
-		if s.tab.merge(i, r.deadline, r.value) {
-			s.wheel.schedule(r.fp, int64(r.deadline))
-		}
+		s.tab.merge(i, r.deadline, r.value)
 		return nil
 	}
-	return e.insertLocked(s, r, capped)
+	return e.insertLocked(s, r, h, i, capped)
 }
 
 // putIfAbsent stores fp unless a live record of it is held, and reports
@@ -601,22 +655,25 @@ func (e *Engine) putIfAbsent(fp uint64, deadline, value uint32) (bool, error) {
 
 // applyIfAbsent is the in-memory step of putIfAbsent.
 func (e *Engine) applyIfAbsent(r record) (bool, error) {
-	s := e.shardOf(r.fp)
+	h := e.place.tableHash(r.fp)
+	s := &e.shards[h&e.shardMask]
 	s.lockWrite()
 	defer s.unlockWrite()
 	if e.closed.Load() {
 		return false, ErrClosed
 	}
-	if i := s.tab.find(r.fp); i >= 0 {
+	i, found := s.tab.slotOf(r.fp, h)
+	if found {
 		if e.live(s.tab.slots[i].deadline) {
 			return false, nil
 		}
-		// Past its deadline but not evicted yet: it counts as absent.
+		// Past its deadline but not evicted yet: it counts as absent. Its
+		// wheel entry is due no later than its old deadline and reschedules
+		// it then at the new one (see applyLocked), so none is added.
 		s.tab.store(i, r)
-		s.wheel.schedule(r.fp, int64(r.deadline))
 		return true, nil
 	}
-	if err := e.insertLocked(s, r, true); err != nil {
+	if err := e.insertLocked(s, r, h, i, true); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -640,10 +697,11 @@ func (e *Engine) commit(recs []record) error {
 }
 
 // insertLocked adds a record whose fingerprint s does not hold, unless
-// capped and the engine is at MaxEntries. Uncapped inserts (recovery) still
-// count against the cap, so that the reservation stays exact. Called with s
-// write-locked.
-func (e *Engine) insertLocked(s *shard, r record, capped bool) error {
+// capped and the engine is at MaxEntries; h is its table hash and free the
+// empty slot that ended the probe for it (table.slotOf). Uncapped inserts
+// (recovery) still count against the cap, so that the reservation stays
+// exact. Called with s write-locked.
+func (e *Engine) insertLocked(s *shard, r record, h uint64, free int, capped bool) error {
 	if e.cfg.MaxEntries > 0 && e.reserved.Add(1) > int64(e.cfg.MaxEntries) && capped {
 		e.reserved.Add(-1)
 		return fmt.Errorf("%w: %d entries", ErrFull, e.cfg.MaxEntries)
@@ -651,7 +709,7 @@ func (e *Engine) insertLocked(s *shard, r record, capped bool) error {
 	if r.value != 0 {
 		e.cutoffsHeld.Store(true)
 	}
-	s.tab.insertNew(r)
+	s.tab.insertAt(r, h, free)
 	s.count.Add(1)
 	s.wheel.schedule(r.fp, int64(r.deadline))
 	if e.bulkLoading {

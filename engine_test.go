@@ -3,8 +3,11 @@ package revoke
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,6 +46,14 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"shards not a power of two", Config{Shards: 3}, "Shards"},
 		{"negative shards", Config{Shards: -4}, "Shards"},
 		{"too many shards", Config{Shards: 1 << 17}, "Shards"},
+		// Issue 13: these made New succeed and IsRevoked panic (a filter of
+		// zero blocks), panicked in New, or died out of memory.
+		{"capacity MaxInt", Config{Capacity: math.MaxInt}, "Capacity"},
+		{"capacity 2^62", Config{Capacity: clampInt(1 << 62)}, "Capacity"},
+		{"capacity 2^40", Config{Capacity: clampInt(1 << 40)}, "Capacity"},
+		{"capacity just past the maximum", Config{Capacity: MaxCapacity + 1}, "Capacity"},
+		{"max entries MaxInt", Config{MaxEntries: math.MaxInt}, "MaxEntries"},
+		{"max entries 2^40", Config{MaxEntries: clampInt(1 << 40)}, "MaxEntries"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,6 +66,28 @@ func TestNewValidatesConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestInitialBytesIsCheckedAgainstTheAddressSpace: at MaxCapacity the
+// tables and filter need more than a 32-bit int can count, so New refuses it
+// there (where make would panic) and accepts it on 64-bit platforms; the
+// sum is computed in 64 bits whatever the platform.
+func TestInitialBytesIsCheckedAgainstTheAddressSpace(t *testing.T) {
+	total, fits := initialBytes(MaxCapacity, maxShards)
+	assert.Greater(t, total, uint64(math.MaxInt32))
+	assert.Equal(t, strconv.IntSize == 64, fits)
+	total, fits = initialBytes(DefaultCapacity, 16)
+	assert.True(t, fits)
+	assert.Equal(t, uint64(16*tableSlotsFor(DefaultCapacity/16)*recordSize+bloomWordsFor(DefaultCapacity)*8), total)
+	if strconv.IntSize == 32 {
+		_, err := New(Config{Capacity: MaxCapacity})
+		assert.ErrorIs(t, err, ErrInvalidConfig)
+		assert.ErrorContains(t, err, "Capacity")
+	}
+}
+
+// clampInt is v, or math.MaxInt where an int cannot hold it (on 32-bit
+// platforms).
+func clampInt(v uint64) int { return int(min(v, math.MaxInt)) }
 
 func TestNewFillsDefaults(t *testing.T) {
 	e := newTestEngine(t, Config{})
@@ -432,8 +465,124 @@ func TestStats(t *testing.T) {
 	st := e.Stats()
 	assert.Equal(t, 500, st.Entries)
 	assert.Equal(t, 16, st.Shards)
-	assert.Equal(t, (1000*bloomBitsPerEntry+bloomBlockBits-1)/bloomBlockBits*64, st.FilterBytes, "whole 64-byte blocks")
+	assert.Equal(t, 256*8, st.FilterBytes, "12 bits an entry rounded up to a power of two words: 12000 bits, 188 words, 256")
 	assert.Greater(t, st.FilterFalsePositiveRate, 0.0)
 	assert.Less(t, st.FilterFalsePositiveRate, 0.01)
 	assert.Greater(t, st.Bytes, st.FilterBytes+1000*recordSize)
+}
+
+// TestDeadlinePast2106IsRefused: a record holds its deadline in 32 bits of
+// Unix seconds. Once the clock plus MaxTTL passes early 2106, deadlineFor
+// used to wrap such a deadline around to 1970 (a revocation forgotten at
+// once); it must refuse it with ErrTTLTooLong instead, on the coarse-clock
+// path and on the wall-clock path alike.
+func TestDeadlinePast2106IsRefused(t *testing.T) {
+	e, err := newEngine(Config{MaxTTL: maxMaxTTL})
+	require.NoError(t, err)
+	last := time.Unix(maxDeadline, 0)
+	tests := []struct {
+		name    string
+		clock   time.Time // the engine's coarse clock
+		expires time.Time
+		want    uint32
+		err     error
+	}{
+		{"the last second a record holds", last.Add(-40 * 365 * 24 * time.Hour), last, maxDeadline, nil},
+		{"one second later, coarse path", last.Add(-40 * 365 * 24 * time.Hour), last.Add(time.Second), 0, ErrTTLTooLong},
+		{"a fraction later rounds up past it", last.Add(-40 * 365 * 24 * time.Hour), last.Add(time.Millisecond), 0, ErrTTLTooLong},
+		{"a year later, coarse path", last.Add(-40 * 365 * 24 * time.Hour), last.Add(365 * 24 * time.Hour), 0, ErrTTLTooLong},
+		{"a year later, wall-clock path", time.Now(), last.Add(365 * 24 * time.Hour), 0, ErrTTLTooLong},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.clock.Store(tt.clock.Unix())
+			d, err := e.deadlineFor(tt.expires)
+			if tt.err != nil {
+				assert.ErrorIs(t, err, tt.err)
+				assert.Zero(t, d)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, d)
+		})
+	}
+}
+
+// TestDeadlineExtensionsKeepOneWheelEntry: every extension of a held
+// record's deadline used to add a wheel entry, carried until the record
+// finally expired (200,000 extensions held 200,000 entries, 1.6 MB, for one
+// live record). Memory must be what one record costs, and the record must
+// still expire at its last deadline and not before.
+func TestDeadlineExtensionsKeepOneWheelEntry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := Config{Capacity: 1024, Shards: 16}
+		one := newTestEngine(t, cfg)
+		require.NoError(t, one.Revoke("other", time.Now().Add(time.Hour)))
+		e := newTestEngine(t, cfg)
+
+		const extensions = 200_000
+		start := time.Now()
+		var last time.Time
+		for i := range extensions {
+			// Ten minutes ahead and one second more each time; the clock
+			// moves a second every 100 extensions, so the wheel examines
+			// the record at its first deadlines and reschedules it.
+			last = start.Add(10*time.Minute + time.Duration(i)*time.Second)
+			require.NoError(t, e.Revoke("held", last))
+			if i%100 == 99 {
+				time.Sleep(time.Second)
+			}
+		}
+		synctest.Wait()
+		st := e.Stats()
+		assert.Equal(t, 1, st.Entries)
+		assert.Equal(t, one.Stats().Bytes, st.Bytes, "one record's cost")
+		wheelEntries := 0
+		for i := range e.shards {
+			e.shards[i].mu.RLock()
+			wheelEntries += e.shards[i].wheel.entries
+			e.shards[i].mu.RUnlock()
+		}
+		assert.Equal(t, 1, wheelEntries)
+
+		time.Sleep(time.Until(last) - time.Second)
+		synctest.Wait()
+		assert.True(t, e.IsRevoked("held"), "not evicted before its last deadline")
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		assert.False(t, e.IsRevoked("held"))
+		assert.Zero(t, e.Len())
+	})
+}
+
+// TestReplayedExtensionsKeepOneWheelEntry: journal replay merges records as
+// live revocations do, so 200,000 journaled extensions of one record replay
+// into one record and one wheel entry.
+func TestReplayedExtensionsKeepOneWheelEntry(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{Capacity: 1024, Shards: 16, Sync: SyncNever, SnapshotInterval: -1, SnapshotJournalBytes: -1}
+	one := newTestEngine(t, cfg)
+	require.NoError(t, one.Revoke("other", time.Now().Add(time.Hour)))
+
+	withDir := cfg
+	withDir.Dir = dir
+	e, err := New(withDir)
+	require.NoError(t, err)
+	start := time.Now()
+	const extensions = 200_000
+	for i := range extensions {
+		require.NoError(t, e.Revoke("held", start.Add(time.Hour+time.Duration(i)*time.Second)))
+	}
+	require.NoError(t, e.Close())
+	matches, err := filepath.Glob(filepath.Join(dir, "journal-*"))
+	require.NoError(t, err)
+	require.NotEmpty(t, matches)
+
+	e = newTestEngine(t, withDir)
+	st := e.Stats()
+	assert.Equal(t, 1, st.Entries)
+	assert.Equal(t, one.Stats().Bytes, st.Bytes, "one record's cost")
+	r, ok := e.lookup(fingerprint(kindKey, "held"))
+	require.True(t, ok)
+	assert.Equal(t, uint32(deadlineSeconds(start.Add(time.Hour+(extensions-1)*time.Second))), r.deadline)
 }

@@ -16,8 +16,9 @@ var (
 	ErrEmptyKey = errors.New("revoke: empty key")
 
 	// ErrTTLTooLong is returned when an expiry lies further ahead than
-	// Config.MaxTTL. Refusing it keeps a bogus or hostile expiry from pinning
-	// an entry in memory for years.
+	// Config.MaxTTL, or when a deadline would fall after early 2106, the last
+	// second a record can hold. Refusing it keeps a bogus or hostile expiry
+	// from pinning an entry in memory for years.
 	ErrTTLTooLong = errors.New("revoke: expiry is beyond MaxTTL")
 
 	// ErrFull is returned when the engine holds Config.MaxEntries entries.

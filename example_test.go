@@ -73,7 +73,7 @@ func ExampleEngine_Stats() {
 	fmt.Println(st.Entries, st.Shards, st.FilterBytes)
 	fmt.Println(st.FilterFalsePositiveRate < 0.01)
 	// Output:
-	// 100 16 1280
+	// 100 16 2048
 	// true
 }
 

@@ -140,7 +140,7 @@ func TestTableDeleteKeepsProbeRunsIntact(t *testing.T) {
 	for _, size := range []int{16, 100, 1000} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			tab := &table{}
-			tab.init(size)
+			tab.init(size, &identityPlacement)
 			ref := map[uint64]bool{}
 			for range 8 * size {
 				// Few distinct top bits force long probe runs and wrap-around.

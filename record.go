@@ -1,7 +1,10 @@
 package revoke
 
 import (
+	crand "crypto/rand"
+	"encoding/binary"
 	"math"
+	"math/bits"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -87,3 +90,76 @@ func deadlineSeconds(t time.Time) int64 {
 	}
 	return s
 }
+
+// Placement.
+//
+// Fingerprints are public in the sense that anyone who can choose a key (a
+// jti, a subject name) can compute them: xxhash64 is unkeyed, and its last
+// 8-byte block is invertible, so an exact fingerprint can be forged in
+// microseconds. Where a fingerprint lands in memory must therefore not be a
+// function of the fingerprint alone, or keys crafted offline pile into one
+// shard and one probe run (a quadratic insert cost under the shard lock and
+// lookups that walk thousands of slots) or into one filter word (a false-
+// positive rate near 100 % for those keys).
+//
+// So every placement decision — the shard, the home slot in the shard's
+// table, the filter word and the bits within it — is taken from a keyed mix
+// of the fingerprint with a secret drawn from crypto/rand when the engine is
+// created. The secret lives in memory only and is never written: files and
+// replication carry the fingerprints themselves, which stay what they are so
+// that restarts and replicas agree. A restarted engine places everything
+// afresh with a new secret.
+//
+// What placement keying does not change: two keys with the same fingerprint
+// are the same entry. An attacker who knows a victim's key (a jti, a subject
+// name) can forge a different key with the victim's fingerprint and revoke it
+// if they may revoke anything; the victim's token then looks revoked. That
+// fails closed (a denial of service for one token, never a revoked token
+// accepted). Closing it would take a deployment-wide secret mixed into every
+// fingerprint (a keyed hash such as xxhash with a secret seed, or SipHash):
+// every replica and every file would need the same secret, losing it would
+// make every snapshot and journal unreadable, and rotating it would mean
+// rewriting them all.
+
+// placement is an engine's secret placement key. Its mixes are two rounds of
+// a keyed 64×64→128-bit multiply folded to 64 bits (the "mum" step of
+// wyhash): each round's key is XORed in before a multiply by a secret odd
+// constant, so input differences an attacker controls reach the output
+// scrambled by secrets they never see. It is not a cryptographic PRF; it is
+// what an attacker who cannot observe placement (other than through timing)
+// has to defeat, at 4 multiplies per fingerprint.
+type placement struct {
+	// table keys the shard and the home slot; filter keys the filter word
+	// and its bits, independently.
+	table, filter [4]uint64
+}
+
+// newPlacement draws a placement key from crypto/rand.
+func newPlacement() placement {
+	var buf [64]byte
+	// crypto/rand.Read never fails on supported platforms (it crashes the
+	// program if the OS source does, since Go 1.24).
+	_, _ = crand.Read(buf[:])
+	var p placement
+	for i := range 4 {
+		p.table[i] = binary.LittleEndian.Uint64(buf[8*i:])
+		p.filter[i] = binary.LittleEndian.Uint64(buf[32+8*i:])
+	}
+	p.table[1] |= 1
+	p.table[3] |= 1
+	p.filter[1] |= 1
+	p.filter[3] |= 1
+	return p
+}
+
+// keyedMix is the two-round keyed mix of placement.
+func keyedMix(fp uint64, k *[4]uint64) uint64 {
+	hi, lo := bits.Mul64(fp^k[0], k[1])
+	hi, lo = bits.Mul64(hi^lo^k[2], k[3])
+	return hi ^ lo
+}
+
+// tableHash returns the keyed hash that places fp in a shard (its low bits,
+// see Engine.shardIndex) and in that shard's table (its top 32 bits, see
+// home).
+func (p *placement) tableHash(fp uint64) uint64 { return keyedMix(fp, &p.table) }

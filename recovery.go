@@ -100,12 +100,10 @@ func (e *Engine) openJournal() error {
 // taking disjoint regions.
 func (e *Engine) buildFilter(workers int) {
 	live := e.Len()
-	f := newBloomFilter(max(e.cfg.Capacity, live+live/2))
+	f := newBloomFilter(max(e.cfg.Capacity, live+live/2), &e.place)
 	defer e.filter.Store(f)
 	const regions = 256
-	// The block index is monotonic in the top 32 bits of fp*bloomMixer
-	// (see bloomFilter.locate); its top 8 bits name the region.
-	region := func(fp uint64) int { return int((fp * bloomMixer) >> 56) }
+	region := func(fp uint64) int { return f.region(fp, regions) }
 	if live < 1<<16 {
 		e.eachRecord(func(r record) { f.add(r.fp) })
 		return
@@ -407,7 +405,7 @@ func (l *loader) apply(recs []record) {
 	clear(l.start)
 	for _, r := range recs {
 		if r.fp != 0 && int64(r.deadline) > l.now {
-			l.start[(r.fp&e.shardMask)+1]++
+			l.start[e.shardIndex(r.fp)+1]++
 		}
 	}
 	for i := 1; i < len(l.start); i++ {
@@ -421,7 +419,7 @@ func (l *loader) apply(recs []record) {
 	copy(l.pos, l.start)
 	for _, r := range recs {
 		if r.fp != 0 && int64(r.deadline) > l.now {
-			s := r.fp & e.shardMask
+			s := e.shardIndex(r.fp)
 			l.sorted[l.pos[s]] = r
 			l.pos[s]++
 		}

@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 )
 
-// A shard owns one slice of the fingerprint space (fp & shardMask): an
+// A shard owns one slice of the fingerprint space (see Engine.shardIndex): an
 // open-addressing table of records and the expiry wheel of those records.
 // Shards share nothing, so growing or expiring one never blocks readers or
 // writers of another.
@@ -45,18 +45,19 @@ func (s *shard) unlockWrite() {
 // waits for the writer on the read lock.
 const lookupRetries = 4
 
-// lookup returns the record of fp, if held. It takes no lock unless writers
-// keep changing the shard under it: the sequence-lock read succeeds only if
-// seq was even and unchanged around the probe, which means no writer touched
-// the table meanwhile, so the probe saw a consistent table at least as new as
-// every write that had completed when lookup started.
-func (s *shard) lookup(fp uint64) (record, bool) {
+// lookup returns the record of fp, whose table hash is h, if held. It takes
+// no lock unless writers keep changing the shard under it: the sequence-lock
+// read succeeds only if seq was even and unchanged around the probe, which
+// means no writer touched the table meanwhile, so the probe saw a consistent
+// table at least as new as every write that had completed when lookup
+// started.
+func (s *shard) lookup(fp, h uint64) (record, bool) {
 	for range lookupRetries {
 		v := s.seq.Load()
 		if v&1 != 0 {
 			continue
 		}
-		r, ok := s.tab.findShared(fp)
+		r, ok := s.tab.findShared(fp, h)
 		if s.seq.Load() == v {
 			return r, ok
 		}
@@ -140,13 +141,16 @@ const (
 // table is an open-addressing hash set of records with linear probing and
 // backward-shift deletion (no tombstones). A zero fingerprint marks an empty
 // slot. The home slot of a fingerprint is chosen by multiply-shift
-// ("fastrange") on its top 32 bits, so the table size need not be a power of
-// two and can be sized close to the expected load.
+// ("fastrange") on the top 32 bits of its keyed table hash (see placement),
+// so the table size need not be a power of two and can be sized close to the
+// expected load, and no key set crafted offline shares a probe run.
 //
 // Writers call every method but findShared with the shard's lock held; they
 // store into slots atomically, and publish a resized slice through shared,
 // because findShared reads slots concurrently with them.
 type table struct {
+	// place keys the home slots; the engine's, shared by its shards.
+	place  *placement
 	slots  []record
 	shared atomic.Pointer[[]record]
 	count  int
@@ -155,10 +159,16 @@ type table struct {
 	minSlots int
 }
 
-// init sizes an empty table for expected records.
-func (t *table) init(expected int) {
-	t.minSlots = max(int(float64(expected)/tableSizeLoad)+1, tableMinSlots)
+// init sizes an empty table for expected records, placed by place.
+func (t *table) init(expected int, place *placement) {
+	t.place = place
+	t.minSlots = tableSlotsFor(expected)
 	t.setSlots(make([]record, t.minSlots))
+}
+
+// tableSlotsFor is the size of a new table for expected records.
+func tableSlotsFor(expected int) int {
+	return max(int(float64(expected)/tableSizeLoad)+1, tableMinSlots)
 }
 
 func (t *table) setSlots(slots []record) {
@@ -166,19 +176,34 @@ func (t *table) setSlots(slots []record) {
 	t.shared.Store(&slots)
 }
 
-func home(fp uint64, n int) int {
-	return int(((fp >> 32) * uint64(n)) >> 32)
+// home returns the home slot, in a table of n slots, of the fingerprint whose
+// table hash is h.
+func home(h uint64, n int) int {
+	return int(((h >> 32) * uint64(n)) >> 32)
 }
+
+// homeOf returns fp's home slot in a table of n slots.
+func (t *table) homeOf(fp uint64, n int) int { return home(t.place.tableHash(fp), n) }
 
 // find returns the index of fp's slot, or -1. Called with the lock held.
 func (t *table) find(fp uint64) int {
+	if i, found := t.slotOf(fp, t.place.tableHash(fp)); found {
+		return i
+	}
+	return -1
+}
+
+// slotOf returns the index of fp's slot and true, or, if fp is not held,
+// the index of the empty slot where its probe ended and false (where
+// insertAt will store it). h is fp's table hash. Called with the lock held.
+func (t *table) slotOf(fp, h uint64) (int, bool) {
 	n := len(t.slots)
-	for i := home(fp, n); ; {
+	for i := home(h, n); ; {
 		switch t.slots[i].fp {
 		case fp:
-			return i
+			return i, true
 		case 0:
-			return -1
+			return i, false
 		}
 		if i++; i == n {
 			i = 0
@@ -186,14 +211,14 @@ func (t *table) find(fp uint64) int {
 	}
 }
 
-// findShared is find for lock-free readers: atomic loads only, and at most
-// one pass over the slots, since a view torn by a concurrent writer may lack
-// the empty slot that ends a probe (the caller's sequence check then discards
-// the answer).
-func (t *table) findShared(fp uint64) (record, bool) {
+// findShared is find for lock-free readers, given fp's table hash h: atomic
+// loads only, and at most one pass over the slots, since a view torn by a
+// concurrent writer may lack the empty slot that ends a probe (the caller's
+// sequence check then discards the answer).
+func (t *table) findShared(fp, h uint64) (record, bool) {
 	slots := *t.shared.Load()
 	n := len(slots)
-	i := home(fp, n)
+	i := home(h, n)
 	for range n {
 		r := &slots[i]
 		switch atomic.LoadUint64(&r.fp) {
@@ -217,34 +242,40 @@ func (t *table) store(i int, r record) {
 	atomic.StoreUint32(&s.value, r.value)
 }
 
-// merge raises slot i's deadline and value to at least those given and
-// reports whether the deadline moved.
-func (t *table) merge(i int, deadline, value uint32) bool {
+// merge raises slot i's deadline and value to at least those given.
+func (t *table) merge(i int, deadline, value uint32) {
 	s := &t.slots[i]
 	if value > s.value {
 		atomic.StoreUint32(&s.value, value)
 	}
 	if deadline > s.deadline {
 		atomic.StoreUint32(&s.deadline, deadline)
-		return true
 	}
-	return false
 }
 
 // insertNew stores r, whose fingerprint must not be present, growing the
 // table first if it would pass tableMaxLoad.
 func (t *table) insertNew(r record) {
+	h := t.place.tableHash(r.fp)
+	t.insertAt(r, h, t.freeSlot(h))
+}
+
+// insertAt is insertNew given r's table hash h and free, the empty slot
+// that ended a probe for r (slotOf) since the table last changed.
+func (t *table) insertAt(r record, h uint64, free int) {
 	if float64(t.count+1) > tableMaxLoad*float64(len(t.slots)) {
 		t.resize(2 * len(t.slots))
+		free = t.freeSlot(h)
 	}
-	t.store(t.freeSlot(r.fp), r)
+	t.store(free, r)
 	t.count++
 }
 
-// freeSlot returns the first free slot from fp's home.
-func (t *table) freeSlot(fp uint64) int {
+// freeSlot returns the first free slot from the home of the fingerprint
+// whose table hash is h.
+func (t *table) freeSlot(h uint64) int {
 	n := len(t.slots)
-	i := home(fp, n)
+	i := home(h, n)
 	for t.slots[i].fp != 0 {
 		if i++; i == n {
 			i = 0
@@ -267,7 +298,7 @@ func (t *table) deleteAt(i int) {
 		}
 		// r may move to the hole at i unless its home lies cyclically in
 		// (i, j]: then a probe for r starts after i and must not find i.
-		h := home(r.fp, n)
+		h := t.homeOf(r.fp, n)
 		if (i <= j && (h <= i || h > j)) || (i > j && h <= i && h > j) {
 			t.store(i, r)
 			i = j
@@ -294,7 +325,7 @@ func (t *table) resize(n int) {
 	slots := make([]record, n)
 	for _, r := range old {
 		if r.fp != 0 {
-			i := home(r.fp, n)
+			i := t.homeOf(r.fp, n)
 			for slots[i].fp != 0 {
 				if i++; i == n {
 					i = 0
