@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -22,10 +21,6 @@ import (
 // challenge, and the error's text is not sent. It is called once per request,
 // possibly concurrently. [ClientSecretBasic] is one for HTTP Basic.
 type ClientAuthFunc func(r *http.Request) (clientID string, err error)
-
-// ErrClientAuth is returned by the [ClientAuthFunc] of [ClientSecretBasic]
-// when the request carries no valid client credentials.
-var ErrClientAuth = errors.New("revoke: client authentication failed")
 
 // ClientSecretBasic returns a [ClientAuthFunc] for the client_secret_basic
 // method of RFC 6749 §2.3.1: "Authorization: Basic" with the client id and
