@@ -109,3 +109,11 @@ var (
 	// ([Engine.RevokeAll]).
 	ErrAllRevoked = fmt.Errorf("%w: every token issued before a cutoff was revoked", ErrRevoked)
 )
+
+// Errors of the OAuth endpoints ([RevocationHandler], [IntrospectionHandler]).
+var (
+	// ErrClientAuth is returned by the [ClientAuthFunc] of
+	// [ClientSecretBasic] when the request carries no valid client
+	// credentials; the endpoints then answer 401 invalid_client.
+	ErrClientAuth = errors.New("revoke: client authentication failed")
+)

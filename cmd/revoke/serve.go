@@ -84,7 +84,7 @@ func serveAPI(ctx context.Context, addr string, stdout io.Writer, ready chan<- s
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: a.serveHandler(stdout), ReadHeaderTimeout: 5 * time.Second}
 	fmt.Fprintf(stdout, "example API listening on http://%s (see \"revoke serve --help\"); Ctrl-C to stop\n", ln.Addr())
 	if ready != nil {
 		ready <- ln.Addr().String()
