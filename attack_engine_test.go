@@ -1,0 +1,424 @@
+package revoke
+
+// Adversarial tests of the engine (issue 13 review): each one tries to make a
+// revoked key pass, lose or leak an entry, or make memory or time grow with
+// attacker-chosen input, through the table, the filter and the wheel.
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// wheelEntries returns the fingerprints held by every shard's wheel,
+// duplicates included.
+func wheelEntries(e *Engine) int {
+	n := 0
+	for i := range e.shards {
+		e.shards[i].mu.RLock()
+		n += e.shards[i].wheel.entries
+		e.shards[i].mu.RUnlock()
+	}
+	return n
+}
+
+// TestAttackSubjectCutoffEverySecondIsBounded: a user (or a script with
+// their session) calls RevokeSubject once a second for 200,000 seconds. Each
+// cutoff is two records (second and milliseconds) whose deadlines move on by
+// a second each time, and the wheel examines and reschedules them at every
+// cascade. Memory must stay what those few records cost: no wheel entry per
+// call, no record per call.
+func TestAttackSubjectCutoffEverySecondIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// A MaxTTL of an hour makes the wheel reach the first deadlines
+		// within the run, so it reschedules the extended records many
+		// times over (at every level).
+		cfg := Config{Capacity: 1024, Shards: 16, MaxTTL: time.Hour}
+		e := newTestEngine(t, cfg)
+		baseline := e.Stats()
+		calls := 200_000
+		if testing.Short() {
+			calls = 50_000
+		}
+		for range calls {
+			require.NoError(t, e.RevokeSubject("iss", "victim", time.Now()))
+			time.Sleep(time.Second)
+		}
+		synctest.Wait()
+		st := e.Stats()
+		// The seconds record, and one millis record per 2^30 ms epoch
+		// the run crossed (it spans at most two), of which only those of
+		// the last MaxTTL are live.
+		assert.LessOrEqual(t, st.Entries, 3)
+		assert.Equal(t, st.Entries, wheelEntries(e), "one wheel entry per record")
+		assert.LessOrEqual(t, st.Bytes, baseline.Bytes+st.Entries*wheelPageChunks*wheelChunkBytes,
+			"at most one wheel page per record more than an empty engine")
+
+		// The last cutoff still holds to its deadline, then everything
+		// goes and memory returns to the baseline.
+		last := time.Now().Add(-time.Second)
+		v := algByName(t, "HS256").verifier(e)
+		tok := algByName(t, "HS256").sign(t, &jwt.RegisteredClaims{
+			Issuer: "iss", Subject: "victim",
+			IssuedAt:  jwt.NewNumericDate(last.Add(-time.Second)),
+			ExpiresAt: jwt.NewNumericDate(last.Add(30 * time.Minute)),
+		})
+		_, err := v.Parse(tok)
+		require.ErrorIs(t, err, ErrSubjectRevoked)
+		time.Sleep(time.Hour + 3*time.Second)
+		synctest.Wait()
+		assert.Zero(t, e.Len())
+		assert.Zero(t, wheelEntries(e))
+	})
+}
+
+// TestAttackExtensionCascadeThenClockStepBack: a record extended after it
+// was scheduled is examined at its first deadline and rescheduled through
+// the wheel's levels; a clock stepping back in between must neither evict it
+// early nor leave it behind after its last deadline.
+func TestAttackExtensionCascadeThenClockStepBack(t *testing.T) {
+	tests := []struct {
+		name        string
+		first, last time.Duration // from the start
+	}{
+		{"level 0 to level 1", 10 * time.Second, 100 * time.Second},
+		{"level 1 to level 2", 100 * time.Second, 5000 * time.Second},
+		{"level 2 to level 3", 5000 * time.Second, 300_000 * time.Second},
+		{"level 3 to overflow", 300_000 * time.Second, 20_000_000 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e, err := newEngine(Config{MaxTTL: 365 * 24 * time.Hour, Shards: 1})
+				require.NoError(t, err)
+				buf := make([]uint64, 0, expireBatch)
+				start := time.Now()
+				require.NoError(t, e.Revoke("k", start.Add(tt.first)))
+				require.NoError(t, e.Revoke("k", start.Add(tt.last)))
+				require.Equal(t, 1, wheelEntries(e))
+
+				// Just past the first deadline: the wheel hands the
+				// record out, finds the later deadline and reschedules.
+				time.Sleep(tt.first + time.Second)
+				e.tick(time.Now(), buf)
+				require.True(t, e.IsRevoked("k"))
+				// The clock steps back a day; ticks read it.
+				e.tick(time.Now().Add(-24*time.Hour), buf)
+				e.tick(time.Now().Add(-24*time.Hour+time.Second), buf)
+				require.True(t, e.IsRevoked("k"))
+				require.Equal(t, 1, wheelEntries(e), "rescheduling moves the entry, it adds none")
+
+				// Tick every level boundary on the way to the last
+				// deadline: never evicted before it.
+				for d := tt.first + 2*time.Second; d < tt.last; d = d*3/2 + time.Second {
+					time.Sleep(time.Until(start.Add(d)))
+					e.tick(time.Now(), buf)
+					require.True(t, e.IsRevoked("k"), "at %v", d)
+					require.Equal(t, 1, e.Len())
+				}
+				time.Sleep(time.Until(start.Add(tt.last - time.Second)))
+				e.tick(time.Now(), buf)
+				require.True(t, e.IsRevoked("k"), "a second before its last deadline")
+				time.Sleep(time.Second)
+				e.tick(time.Now(), buf)
+				assert.False(t, e.IsRevoked("k"))
+				assert.Zero(t, e.Len())
+				assert.Zero(t, wheelEntries(e))
+			})
+		})
+	}
+}
+
+// TestAttackConsumeExpiredButNotEvicted: a consumed key whose deadline has
+// passed but which the wheel has not evicted yet counts as absent, so it can
+// be consumed again. That must reuse the record (no second wheel entry, no
+// second reservation against MaxEntries) and keep the new deadline.
+func TestAttackConsumeExpiredButNotEvicted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// No ticker: ticks are explicit, so the window between a
+		// deadline and the tick that evicts is as long as we like.
+		e, err := newEngine(Config{Shards: 1, MaxEntries: 2})
+		require.NoError(t, err)
+		buf := make([]uint64, 0, expireBatch)
+		fp := fingerprint(kindConsumed, "refresh")
+		for round := range 50 {
+			first, err := e.Consume("refresh", time.Now().Add(2*time.Second))
+			require.NoError(t, err, "round %d", round)
+			require.True(t, first, "round %d", round)
+			first, err = e.Consume("refresh", time.Now().Add(2*time.Second))
+			require.NoError(t, err)
+			require.False(t, first, "reuse within the lifetime")
+			time.Sleep(3 * time.Second)
+			// The coarse clock moves, the wheel does not: expired, not
+			// evicted (what a tick leaves between storing the clock and
+			// expiring a shard, or a tick that runs late).
+			e.clock.Store(time.Now().Unix())
+			require.Equal(t, 1, e.Len())
+			require.EqualValues(t, 1, e.reserved.Load())
+			require.Equal(t, 1, wheelEntries(e))
+			if round%2 == 1 {
+				e.tick(time.Now(), buf) // evicted
+				require.Zero(t, e.Len())
+				require.Zero(t, e.reserved.Load())
+			}
+		}
+		// The record of the last round is held until its own deadline.
+		first, err := e.Consume("refresh", time.Now().Add(10*time.Second))
+		require.NoError(t, err)
+		require.True(t, first)
+		e.tick(time.Now(), buf)
+		time.Sleep(9 * time.Second)
+		e.tick(time.Now(), buf)
+		_, ok := e.lookup(fp)
+		assert.True(t, ok, "the new deadline holds across the old entry's examination")
+		time.Sleep(2 * time.Second)
+		e.tick(time.Now(), buf)
+		assert.Zero(t, e.Len())
+		assert.Zero(t, e.reserved.Load())
+		assert.Zero(t, wheelEntries(e))
+	})
+}
+
+// TestAttackReservationMatchesCount runs every way of adding, extending,
+// re-adding and evicting records against a MaxEntries engine and checks that
+// the reservation counter equals the number of records held whenever the
+// engine is quiet, and that the cap is never passed.
+func TestAttackReservationMatchesCount(t *testing.T) {
+	for seed := range uint64(3) {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(seed, 13))
+				const maxEntries = 60
+				e := newTestEngine(t, Config{Capacity: 8, Shards: 4, MaxEntries: maxEntries, MaxTTL: time.Minute})
+				key := func() string { return "k" + strconv.Itoa(rng.IntN(90)) }
+				for step := range 6000 {
+					exp := time.Now().Add(time.Duration(rng.IntN(20_000)-1_000) * time.Millisecond)
+					var err error
+					switch op := rng.IntN(10); op {
+					case 0, 1:
+						err = e.Revoke(key(), exp)
+					case 2:
+						_, err = e.Consume(key(), exp)
+						if err != nil && exp.After(time.Now()) {
+							require.ErrorIs(t, err, ErrFull, "step %d", step)
+						}
+						err = nil
+					case 3:
+						err = e.RevokeSubject("iss", key(), time.Now())
+					case 4:
+						err = e.Apply(Record{Fingerprint: fingerprint(kindKey, key()), Deadline: exp.Unix() + 1})
+					case 5:
+						err = e.RevokeID("iss", key(), exp)
+					default:
+						time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
+						synctest.Wait()
+						require.EqualValues(t, e.Len(), e.reserved.Load(), "step %d", step)
+						require.Equal(t, e.Len(), wheelEntries(e), "step %d: one wheel entry per record", step)
+					}
+					if err != nil {
+						require.ErrorIs(t, err, ErrFull, "step %d", step)
+					}
+					require.LessOrEqual(t, e.Len(), maxEntries)
+				}
+			})
+		})
+	}
+}
+
+// TestAttackDeadlinesPast2106OnEveryPath moves the clock to 2100 (a bubble's
+// clock can) and revokes through every entry point with an expiry, or a
+// retention, that ends after the last second a record holds: each must be
+// refused with ErrTTLTooLong (ErrInvalidRecord for Apply), never stored with
+// a deadline wrapped around to 1970, which would drop it at once.
+func TestAttackDeadlinesPast2106OnEveryPath(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		time.Sleep(time.Until(time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)))
+		e := newTestEngine(t, Config{MaxTTL: maxMaxTTL})
+		late := time.Unix(maxDeadline, 0).Add(24 * time.Hour)
+		a := algByName(t, "HS256")
+		tok, err := jwt.NewParser().Parse(a.sign(t, &jwt.RegisteredClaims{ID: "jti", ExpiresAt: jwt.NewNumericDate(late)}), a.keyFunc())
+		require.NoError(t, err)
+		noExp, err := jwt.NewParser().Parse(a.sign(t, &jwt.RegisteredClaims{ID: "jti2"}), a.keyFunc())
+		require.NoError(t, err)
+		paths := []struct {
+			name string
+			call func() error
+			want error
+		}{
+			{"Revoke", func() error { return e.Revoke("k", late) }, ErrTTLTooLong},
+			{"RevokeID", func() error { return e.RevokeID("iss", "id", late) }, ErrTTLTooLong},
+			{"RevokeToken with exp", func() error { return e.RevokeToken(tok) }, ErrTTLTooLong},
+			{"RevokeToken without exp (now + MaxTTL)", func() error { return e.RevokeToken(noExp) }, ErrTTLTooLong},
+			{"Consume", func() error { _, err := e.Consume("k", late); return err }, ErrTTLTooLong},
+			{"ConsumeToken", func() error { _, err := e.ConsumeToken(tok); return err }, ErrTTLTooLong},
+			{"RevokeSubject (now + MaxTTL)", func() error { return e.RevokeSubject("iss", "sub", time.Now()) }, ErrTTLTooLong},
+			{"RevokeAll (now + MaxTTL)", func() error { return e.RevokeAll(time.Now()) }, ErrTTLTooLong},
+			{"Apply", func() error {
+				return e.Apply(Record{Fingerprint: 42, Deadline: late.Unix()})
+			}, ErrInvalidRecord},
+		}
+		for _, p := range paths {
+			assert.ErrorIs(t, p.call(), p.want, p.name)
+			assert.Zero(t, e.Len(), "%s: nothing stored", p.name)
+		}
+		// The last second a record holds is accepted and held.
+		require.NoError(t, e.Revoke("edge", time.Unix(maxDeadline, 0)))
+		time.Sleep(time.Hour)
+		assert.True(t, e.IsRevoked("edge"))
+	})
+}
+
+// TestAttackChurnDoesNotRebuildALargeFilterEveryTick: an engine sized for a
+// million entries (Capacity, so a filter of 2 MiB and tables of 1.25M
+// slots) holds few of them. Someone revokes about a thousand short-lived
+// tokens a second. Each rebuild scans every table slot and allocates a
+// filter sized for Capacity, so a rebuild per thousand revocations turns a
+// trickle of revocations into a full scan and 2 MiB of garbage every second
+// (16 MiB and 12.5M slots at Capacity 10M): 16 ms of CPU a second at 1M
+// (BenchmarkFilterRebuildOfAnEmptyEngine), 30 rebuilds in this run before
+// the fix. A filter that holds less than
+// half of what it was sized for is well under its false-positive rate,
+// dead bits or not: it need not be rebuilt.
+func TestAttackChurnDoesNotRebuildALargeFilterEveryTick(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newTestEngine(t, Config{Capacity: 1 << 20, Shards: 16})
+		for sec := range 30 {
+			for i := range 1100 {
+				require.NoError(t, e.Revoke(fmt.Sprintf("churn-%d-%d", sec, i), time.Now().Add(time.Second)))
+			}
+			time.Sleep(time.Second)
+			synctest.Wait()
+		}
+		st := e.Stats()
+		assert.Less(t, st.Entries, 2500)
+		assert.Zero(t, st.FilterRebuilds, "33,000 revocations into a filter sized for a million")
+		assert.Less(t, st.FilterFalsePositiveRate, 0.001)
+	})
+}
+
+// TestAttackConcurrentAgainstModel revokes, extends, re-revokes after
+// eviction, consumes, applies and checks from several goroutines while the
+// wheel ticks (with a clock that now and then steps back) and filters are
+// rebuilt back to back. A mutex+map model holds, for each key, the latest
+// deadline acknowledged; a reader that saw an acknowledgement before its
+// check must find the key revoked while that deadline is more than a second
+// ahead.
+func TestAttackConcurrentAgainstModel(t *testing.T) {
+	e := newTestEngine(t, Config{Capacity: 16, Shards: 4})
+	var mu sync.Mutex
+	acked := map[string]int64{} // key -> latest acknowledged deadline (Unix s)
+	keys := make([]string, 512)
+	for i := range keys {
+		keys[i] = "key-" + strconv.Itoa(i)
+	}
+	ack := func(k string, d int64) {
+		mu.Lock()
+		acked[k] = max(acked[k], d)
+		mu.Unlock()
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	if testing.Short() {
+		deadline = time.Now().Add(time.Second)
+	}
+	stop := make(chan struct{})
+	var bg sync.WaitGroup
+	bg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				e.rebuildFilter()
+				runtime.Gosched()
+			}
+		}
+	})
+	bg.Go(func() {
+		buf := make([]uint64, 0, expireBatch)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			now := time.Now()
+			if i%7 == 3 {
+				now = now.Add(-time.Hour) // a clock that stepped back
+			}
+			e.tick(now, buf)
+			runtime.Gosched()
+		}
+	})
+	var failures atomic.Int64
+	var wg sync.WaitGroup
+	for w := range 3 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 77))
+			for time.Now().Before(deadline) {
+				k := keys[rng.IntN(len(keys))]
+				exp := time.Now().Add(time.Duration(rng.IntN(4000)) * time.Millisecond)
+				d := deadlineSeconds(exp)
+				switch rng.IntN(3) {
+				case 0:
+					if e.Revoke(k, exp) == nil {
+						ack(k, d)
+					}
+				case 1:
+					if e.Apply(Record{Fingerprint: fingerprint(kindKey, k), Deadline: d}) == nil {
+						ack(k, d)
+					}
+				default:
+					_, _ = e.Consume(k, exp) // churn in the same shards, another domain
+				}
+			}
+		})
+	}
+	for r := range 2 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(r), 99))
+			for time.Now().Before(deadline) {
+				k := keys[rng.IntN(len(keys))]
+				mu.Lock()
+				d := acked[k]
+				mu.Unlock()
+				if d > time.Now().Unix()+1 && !e.IsRevoked(k) {
+					failures.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	bg.Wait()
+	assert.Zero(t, failures.Load(), "acknowledged revocations read as not revoked")
+	now := time.Now().Unix()
+	for k, d := range acked {
+		if d > now+1 {
+			assert.True(t, e.IsRevoked(k), k)
+		}
+	}
+	assert.Equal(t, e.Len(), wheelEntries(e), "one wheel entry per record")
+}
+
+// BenchmarkFilterRebuildOfAnEmptyEngine measures what one filter rebuild
+// costs an engine sized for a million entries that holds none: the price
+// each rebuild rule must amortize over the insertions that trigger it (see
+// TestAttackChurnDoesNotRebuildALargeFilterEveryTick).
+func BenchmarkFilterRebuildOfAnEmptyEngine(b *testing.B) {
+	e, err := newEngine(Config{Capacity: 1 << 20, Shards: 16})
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		e.rebuildFilter()
+	}
+}
