@@ -39,47 +39,63 @@ func wheelEntries(e *Engine) int {
 // cascade. Memory must stay what those few records cost: no wheel entry per
 // call, no record per call.
 func TestAttackSubjectCutoffEverySecondIsBounded(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		// A MaxTTL of an hour makes the wheel reach the first deadlines
-		// within the run, so it reschedules the extended records many
-		// times over (at every level).
-		cfg := Config{Capacity: 1024, Shards: 16, MaxTTL: time.Hour}
-		e := newTestEngine(t, cfg)
-		baseline := e.Stats()
-		calls := 200_000
-		if testing.Short() {
-			calls = 50_000
-		}
-		for range calls {
-			require.NoError(t, e.RevokeSubject("iss", "victim", time.Now()))
-			time.Sleep(time.Second)
-		}
-		synctest.Wait()
-		st := e.Stats()
-		// The seconds record, and one millis record per 2^30 ms epoch
-		// the run crossed (it spans at most two), of which only those of
-		// the last MaxTTL are live.
-		assert.LessOrEqual(t, st.Entries, 3)
-		assert.Equal(t, st.Entries, wheelEntries(e), "one wheel entry per record")
-		assert.LessOrEqual(t, st.Bytes, baseline.Bytes+st.Entries*wheelPageChunks*wheelChunkBytes,
-			"at most one wheel page per record more than an empty engine")
-
-		// The last cutoff still holds to its deadline, then everything
-		// goes and memory returns to the baseline.
-		last := time.Now().Add(-time.Second)
-		v := algByName(t, "HS256").verifier(e)
-		tok := algByName(t, "HS256").sign(t, &jwt.RegisteredClaims{
-			Issuer: "iss", Subject: "victim",
-			IssuedAt:  jwt.NewNumericDate(last.Add(-time.Second)),
-			ExpiresAt: jwt.NewNumericDate(last.Add(30 * time.Minute)),
+	tests := []struct {
+		name   string
+		maxTTL time.Duration
+	}{
+		// An hour: the wheel reaches the first deadlines within the run
+		// and reschedules the extended records many times over, at every
+		// level.
+		{"MaxTTL an hour", time.Hour},
+		// The default (30 days), the case of the issue.
+		{"default MaxTTL", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { runSubjectCutoffEverySecond(t, tt.maxTTL) })
 		})
-		_, err := v.Parse(tok)
-		require.ErrorIs(t, err, ErrSubjectRevoked)
-		time.Sleep(time.Hour + 3*time.Second)
-		synctest.Wait()
-		assert.Zero(t, e.Len())
-		assert.Zero(t, wheelEntries(e))
+	}
+}
+
+func runSubjectCutoffEverySecond(t *testing.T, maxTTL time.Duration) {
+	e := newTestEngine(t, Config{Capacity: 1024, Shards: 16, MaxTTL: maxTTL})
+	baseline := e.Stats()
+	calls := 200_000
+	if testing.Short() {
+		calls = 50_000
+	}
+	for range calls {
+		require.NoError(t, e.RevokeSubject("iss", "victim", time.Now()))
+		time.Sleep(time.Second)
+	}
+	synctest.Wait()
+	st := e.Stats()
+	// The seconds record, and one millis record per 2^30 ms epoch the run
+	// crossed (it spans at most two), of which only those within MaxTTL of
+	// now are live.
+	assert.LessOrEqual(t, st.Entries, 3)
+	assert.Equal(t, st.Entries, wheelEntries(e), "one wheel entry per record")
+	assert.LessOrEqual(t, st.Bytes, baseline.Bytes+st.Entries*wheelPageChunks*wheelChunkBytes,
+		"at most one wheel page per record more than an empty engine")
+
+	// The last cutoff still holds, then everything goes once the last
+	// deadline has passed.
+	last := time.Now().Add(-time.Second)
+	a := algByName(t, "HS256")
+	tok := a.sign(t, &jwt.RegisteredClaims{
+		Issuer: "iss", Subject: "victim",
+		IssuedAt:  jwt.NewNumericDate(last.Add(-time.Second)),
+		ExpiresAt: jwt.NewNumericDate(last.Add(30 * time.Minute)),
 	})
+	_, err := a.verifier(e).Parse(tok)
+	require.ErrorIs(t, err, ErrSubjectRevoked)
+	if maxTTL == 0 {
+		return // a month of virtual ticks costs more than it shows
+	}
+	time.Sleep(maxTTL + 3*time.Second)
+	synctest.Wait()
+	assert.Zero(t, e.Len())
+	assert.Zero(t, wheelEntries(e))
 }
 
 // TestAttackExtensionCascadeThenClockStepBack: a record extended after it
@@ -189,49 +205,69 @@ func TestAttackConsumeExpiredButNotEvicted(t *testing.T) {
 	})
 }
 
-// TestAttackReservationMatchesCount runs every way of adding, extending,
-// re-adding and evicting records against a MaxEntries engine and checks that
-// the reservation counter equals the number of records held whenever the
-// engine is quiet, and that the cap is never passed.
-func TestAttackReservationMatchesCount(t *testing.T) {
+// TestAttackModelWithEveryWriter runs every way of adding, extending,
+// re-adding and evicting records (Revoke, Apply, RevokeID, Consume,
+// RevokeSubject) against a MaxEntries engine whose clock now and then steps
+// back, beside a map of the token keys' deadlines. IsRevoked must give the
+// map's answer for every key at every step; whenever the engine is quiet the
+// MaxEntries reservation must equal the records held and the wheel must
+// hold one entry per record; the cap is never passed.
+func TestAttackModelWithEveryWriter(t *testing.T) {
 	for seed := range uint64(3) {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				rng := rand.New(rand.NewPCG(seed, 13))
-				const maxEntries = 60
-				e := newTestEngine(t, Config{Capacity: 8, Shards: 4, MaxEntries: maxEntries, MaxTTL: time.Minute})
-				key := func() string { return "k" + strconv.Itoa(rng.IntN(90)) }
-				for step := range 6000 {
-					exp := time.Now().Add(time.Duration(rng.IntN(20_000)-1_000) * time.Millisecond)
-					var err error
-					switch op := rng.IntN(10); op {
-					case 0, 1:
-						err = e.Revoke(key(), exp)
-					case 2:
-						_, err = e.Consume(key(), exp)
-						if err != nil && exp.After(time.Now()) {
-							require.ErrorIs(t, err, ErrFull, "step %d", step)
-						}
-						err = nil
-					case 3:
-						err = e.RevokeSubject("iss", key(), time.Now())
-					case 4:
-						err = e.Apply(Record{Fingerprint: fingerprint(kindKey, key()), Deadline: exp.Unix() + 1})
-					case 5:
-						err = e.RevokeID("iss", key(), exp)
-					default:
-						time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
-						synctest.Wait()
-						require.EqualValues(t, e.Len(), e.reserved.Load(), "step %d", step)
-						require.Equal(t, e.Len(), wheelEntries(e), "step %d: one wheel entry per record", step)
-					}
-					if err != nil {
-						require.ErrorIs(t, err, ErrFull, "step %d", step)
-					}
-					require.LessOrEqual(t, e.Len(), maxEntries)
-				}
-			})
+			synctest.Test(t, func(t *testing.T) { runAttackModel(t, seed) })
 		})
+	}
+}
+
+func runAttackModel(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 13))
+	const maxEntries = 60
+	e := newTestEngine(t, Config{Capacity: 8, Shards: 4, MaxEntries: maxEntries, MaxTTL: time.Minute})
+	ref := map[string]int64{} // token key -> deadline (Unix s) of its record
+	keyOf := func() string { return "k" + strconv.Itoa(rng.IntN(90)) }
+	buf := make([]uint64, 0, expireBatch)
+	for step := range 6000 {
+		now := time.Now()
+		exp := now.Add(time.Duration(rng.IntN(20_000)-1_000) * time.Millisecond)
+		key := keyOf()
+		var err error
+		switch op := rng.IntN(12); op {
+		case 0, 1:
+			if err = e.Revoke(key, exp); err == nil && now.Before(exp) {
+				ref[key] = max(ref[key], deadlineSeconds(exp))
+			}
+		case 2:
+			d := exp.Unix() + 1
+			if err = e.Apply(Record{Fingerprint: fingerprint(kindKey, key), Deadline: d}); err == nil && d > now.Unix() {
+				ref[key] = max(ref[key], d)
+			}
+		case 3:
+			if _, cerr := e.Consume(key, exp); cerr != nil && now.Before(exp) {
+				require.ErrorIs(t, cerr, ErrFull, "step %d", step)
+			}
+		case 4:
+			err = e.RevokeSubject("iss", key, now)
+		case 5:
+			err = e.RevokeID("iss", key, exp)
+		case 6, 7, 8:
+			require.Equal(t, ref[key] > now.Unix(), e.IsRevoked(key), "step %d key %s", step, key)
+		case 9:
+			// A tick that read a clock stepped back by up to an hour,
+			// and the next one on time.
+			e.tick(now.Add(-time.Duration(rng.IntN(3600)+1)*time.Second), buf)
+			require.Equal(t, ref[key] > now.Unix(), e.IsRevoked(key), "step %d key %s after a step back", step, key)
+			e.tick(now, buf)
+		default:
+			time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
+			synctest.Wait()
+			require.EqualValues(t, e.Len(), e.reserved.Load(), "step %d", step)
+			require.Equal(t, e.Len(), wheelEntries(e), "step %d: one wheel entry per record", step)
+		}
+		if err != nil {
+			require.ErrorIs(t, err, ErrFull, "step %d", step)
+		}
+		require.LessOrEqual(t, e.Len(), maxEntries)
 	}
 }
 
@@ -421,4 +457,49 @@ func BenchmarkFilterRebuildOfAnEmptyEngine(b *testing.B) {
 	for b.Loop() {
 		e.rebuildFilter()
 	}
+}
+
+// TestAttackCraftedSubjectsCostWhatRandomSubjectsCost floods through
+// RevokeSubject, whose records an end user can often name (a subject is a
+// user id, an e-mail): subject names crafted so that their seconds records
+// would all land in shard 0 within one 64-slot window under unkeyed
+// placement must probe as random subject names do.
+func TestAttackCraftedSubjectsCostWhatRandomSubjectsCost(t *testing.T) {
+	const shards, capacity = 16, 32_000
+	n := 1500
+	if testing.Short() {
+		n = 600
+	}
+	slots := tableSlotsFor(capacity / shards)
+	var crafted []string
+	for i := 0; len(crafted) < n; i++ {
+		sub := "user-" + strconv.Itoa(i) + "@example.com"
+		h := identityPlacement.tableHash(compositeFingerprint(kindSubjectCutoff, "iss", sub))
+		if h&(shards-1) == 0 && home(h, slots) < 64 {
+			crafted = append(crafted, sub)
+		}
+	}
+	random := make([]string, n)
+	for i := range random {
+		random[i] = "random-" + strconv.Itoa(i) + "@example.com"
+	}
+	measure := func(subs []string) (longest, total int) {
+		e := newTestEngine(t, Config{Capacity: capacity, Shards: shards})
+		for _, s := range subs {
+			require.NoError(t, e.RevokeSubject("iss", s, time.Now()))
+		}
+		require.Equal(t, 2*n, e.Len(), "two records a cutoff")
+		for _, s := range subs {
+			r, ok := e.lookup(compositeFingerprint(kindSubjectCutoff, "iss", s))
+			require.True(t, ok)
+			require.NotZero(t, r.value)
+		}
+		return probeStats(e)
+	}
+	cLongest, cTotal := measure(crafted)
+	rLongest, rTotal := measure(random)
+	t.Logf("%d subjects: longest probe run crafted %d, random %d; slots walked crafted %d, random %d",
+		n, cLongest, rLongest, cTotal, rTotal)
+	assert.LessOrEqual(t, cLongest, 3*rLongest+8, "longest probe run of crafted subjects")
+	assert.LessOrEqual(t, cTotal, 3*rTotal+64, "slots walked by the inserts of crafted subjects")
 }
