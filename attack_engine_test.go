@@ -427,7 +427,10 @@ func TestAttackConcurrentAgainstModel(t *testing.T) {
 				mu.Lock()
 				d := acked[k]
 				mu.Unlock()
-				if d > time.Now().Unix()+1 && !e.IsRevoked(k) {
+				// The clock is read after the check, so a reader
+				// descheduled for a while never blames the engine
+				// for an eviction that was due.
+				if !e.IsRevoked(k) && d > time.Now().Unix()+1 {
 					failures.Add(1)
 				}
 			}
@@ -437,13 +440,17 @@ func TestAttackConcurrentAgainstModel(t *testing.T) {
 	close(stop)
 	bg.Wait()
 	assert.Zero(t, failures.Load(), "acknowledged revocations read as not revoked")
-	now := time.Now().Unix()
 	for k, d := range acked {
-		if d > now+1 {
-			assert.True(t, e.IsRevoked(k), k)
+		if !e.IsRevoked(k) {
+			assert.LessOrEqual(t, d, time.Now().Unix()+1, "%s acknowledged, not revoked", k)
 		}
 	}
-	assert.Equal(t, e.Len(), wheelEntries(e), "one wheel entry per record")
+	for i := range e.shards {
+		s := &e.shards[i]
+		s.mu.RLock()
+		assert.Equal(t, s.tab.count, s.wheel.entries, "shard %d: one wheel entry per record", i)
+		s.mu.RUnlock()
+	}
 }
 
 // BenchmarkFilterRebuildOfAnEmptyEngine measures what one filter rebuild
