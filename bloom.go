@@ -149,8 +149,18 @@ func blockedBloomFPRate(n, blocks float64) float64 {
 //
 // Entries expire but a bloom filter cannot forget them, so the engine builds a
 // fresh filter from the live set and swaps it in when half of what the filter
-// holds has been evicted, when its estimated false-positive rate passes
-// bloomRebuildFPRate, or when the live set outgrows what it was sized for.
+// holds has been evicted (once it holds at least half of what it was sized
+// for), when its estimated false-positive rate passes bloomRebuildFPRate, or
+// when the live set outgrows what it was sized for.
+//
+// A rebuild costs a scan of every table slot and a filter of at least
+// Config.Capacity entries, whatever the live set, so each rule waits for a
+// number of insertions proportional to that size: the half-expired rule
+// waits for the filter to hold half of what it was sized for (below that
+// its false-positive rate is a fraction of the target, dead bits or not).
+// Without that floor, a thousand short-lived revocations a second made an
+// engine sized for ten million entries scan 12.5M slots and allocate 16 MiB
+// every second.
 //
 // No revocation may be missed while a rebuild runs. The protocol:
 //  1. nextFilter is published before any shard is scanned, and every insert
@@ -178,7 +188,7 @@ func (e *Engine) maybeRebuildFilter() {
 	// past it only the half-expired rule applies, or an engine grown past
 	// MaxCapacity entries would start a rebuild of all of them every tick.
 	canGrow := f.sizedFor < MaxCapacity
-	due := (added >= bloomMinRebuild && 2*dead >= added) ||
+	due := (added >= max(bloomMinRebuild, int64(f.sizedFor/2)) && 2*dead >= added) ||
 		(canGrow && live > int64(f.sizedFor)) ||
 		(canGrow && f.estimatedFPRate() > bloomRebuildFPRate)
 	if !due || e.rebuilding.Load() {

@@ -3,6 +3,7 @@ package revoke
 import (
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // A shard owns one slice of the fingerprint space (see Engine.shardIndex): an
@@ -30,6 +31,11 @@ type shard struct {
 	// pad keeps neighbouring shards' hot words on different cache lines.
 	_ [64]byte
 }
+
+// shardBytes is the fixed size of a shard (its lock, counters and the
+// wheel's bucket heads), which Stats counts with the tables and wheels.
+// unsafe.Sizeof is a compile-time constant: no pointer is converted.
+const shardBytes = int(unsafe.Sizeof(shard{}))
 
 func (s *shard) lockWrite() {
 	s.mu.Lock()
