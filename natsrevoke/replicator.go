@@ -85,6 +85,7 @@ type Replicator struct {
 	queued, published, duplicates, pubFailures, retries, queueFull  atomic.Int64
 	applied, skipped, rejected, applyErrors, consumerErrors         atomic.Int64
 	refusedDeadline, badMAC, unsigned, outboxErrors, attachFailures atomic.Int64
+	badDuplicates                                                   atomic.Int64
 	lastSeq, pending, savedSeq, resumes, streamResets               atomic.Uint64
 	lastStamp, lastLag                                              atomic.Int64
 
@@ -96,10 +97,13 @@ type Replicator struct {
 	closeErr  error
 }
 
-// item is a record waiting for publication and its outbox id (0: none).
+// item is a record waiting for publication and its outbox id (0: none);
+// fresh when it must be published under a fresh message id (see
+// verifyDuplicate).
 type item struct {
-	rec revoke.Record
-	id  uint64
+	rec   revoke.Record
+	id    uint64
+	fresh bool
 }
 
 // Stats are the Replicator's figures, for metrics. All counts are since
@@ -124,8 +128,12 @@ type Stats struct {
 	OutboxErrors     int64
 	// Published counts records the stream acknowledged, Duplicates the
 	// part of them it recognised as already stored (same message id within
-	// its duplicate window).
-	Published, Duplicates int64
+	// its duplicate window). BadDuplicates counts duplicate
+	// acknowledgements whose stored message was not the record (a message
+	// forged under the record's predictable id, or one already deleted):
+	// the record was published again under a fresh id. Anything but 0
+	// deserves a look at who may publish on the subject.
+	Published, Duplicates, BadDuplicates int64
 	// PublishFailures counts failed publication attempts (each retried in
 	// the background; in Synchronous mode the first is also returned to
 	// the revoking call); Retries counts the retry rounds.
@@ -383,6 +391,7 @@ func (r *Replicator) Stats() Stats {
 		OutboxErrors:    r.outboxErrors.Load(),
 		Published:       r.published.Load(),
 		Duplicates:      r.duplicates.Load(),
+		BadDuplicates:   r.badDuplicates.Load(),
 		PublishFailures: r.pubFailures.Load(),
 		Retries:         r.retries.Load(),
 		QueueFull:       r.queueFull.Load(),
