@@ -285,7 +285,7 @@ func (r *Replicator) applyBatch(msgs []jetstream.Msg, moveSeq bool) bool {
 			}
 		case rec.Deadline <= now:
 			r.skipped.Add(1)
-		case rec.Deadline > now+r.horizon || int64(rec.Value) > now+r.ahead:
+		case r.tooFarAhead(rec, now):
 			if n := r.refusedDeadline.Add(1); logWorthy(n) {
 				r.log.Error("natsrevoke: record further in the future than this engine's MaxTTL, Leeway and MaxClockSkew allow refused, not applied",
 					"seq", md.Sequence.Stream, "deadline", time.Unix(rec.Deadline, 0), "value", rec.Value, "refused_so_far", n)
@@ -330,6 +330,53 @@ func (r *Replicator) applyBatch(msgs []jetstream.Msg, moveSeq bool) bool {
 		r.lastSeq.Store(last.Sequence.Stream)
 	}
 	return true
+}
+
+// setLimits sets what tooFarAhead judges by, for an engine configured
+// like ecfg and r.cfg.MaxClockSkew.
+func (r *Replicator) setLimits(ecfg revoke.Config) {
+	ceilSec := func(d time.Duration) int64 { return int64((d + time.Second - 1) / time.Second) }
+	r.horizon = ceilSec(MinMaxAge(ecfg) + r.cfg.MaxClockSkew)
+	r.ahead = ceilSec(ecfg.Leeway + r.cfg.MaxClockSkew)
+	r.keep = ceilSec(ecfg.MaxTTL + ecfg.Leeway)
+}
+
+// tooFarAhead reports whether rec lies further in the future than an
+// engine configured like this one can produce (at now, Unix seconds): a
+// deadline beyond now + horizon, or a value beyond now + ahead that is not
+// the millis record of a cutoff.
+//
+// The record does not say its kind (it is hashed into the fingerprint), and
+// a cutoff's millis record carries its millisecond within a 2^31-ms epoch,
+// plus one: any number up to 2^31, which for days in every 24.8 exceeds
+// now + ahead read as a second. Such a value is accepted when it is the
+// millis value of the cutoff second the deadline gives (the engine sets
+// both records' deadline to that second + 1 + MaxTTL + Leeway, rounded up):
+// that second is then at most now + ahead, as for a seconds record.
+// Read as a seconds record instead, such a forgery could refuse every token
+// issued before the value until its deadline, at most now + horizon; with
+// a SigningKey nobody without the key can publish one.
+func (r *Replicator) tooFarAhead(rec revoke.Record, now int64) bool {
+	if rec.Deadline > now+r.horizon {
+		return true
+	}
+	if v := int64(rec.Value); v <= now+r.ahead {
+		return false
+	}
+	return !isCutoffMillis(rec, r.keep)
+}
+
+// isCutoffMillis reports whether rec's value is a millisecond of the second
+// rec.Deadline - 1 - keep in the encoding of a cutoff's millis record,
+// (ms mod 2^31) + 1.
+func isCutoffMillis(rec revoke.Record, keep int64) bool {
+	const epoch = 1 << 31
+	sec := rec.Deadline - 1 - keep
+	if rec.Value == 0 || sec < 0 {
+		return false
+	}
+	lo := (sec * 1000) % epoch
+	return (int64(rec.Value)-1-lo+epoch)%epoch <= 999
 }
 
 // apply merges one record, retrying with backoff on ErrFull or a journal

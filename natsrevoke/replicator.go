@@ -41,6 +41,7 @@ type Replicator struct {
 	parallel bool          // apply batches concurrently (Dir and SyncAlways: one fsync per Apply)
 	horizon  int64         // seconds: the latest deadline accepted is now + horizon
 	ahead    int64         // seconds: the latest cutoff second accepted is now + ahead
+	keep     int64         // seconds: a cutoff's deadline is its second + 1 + keep
 	replayed int           // records taken from the outbox file at New
 	attached chan struct{} // closed once the stream is found (or created) and consumed
 
@@ -232,8 +233,6 @@ func New(ctx context.Context, e *revoke.Engine, js jetstream.JetStream, cfg Conf
 		mac:       newMacer(cfg.SubjectPrefix, cfg.SigningKey, cfg.VerifyKeys),
 		durable:   ecfg.Sync == revoke.SyncAlways,
 		parallel:  ecfg.Sync == revoke.SyncAlways && ecfg.Dir != "",
-		horizon:   int64((MinMaxAge(ecfg) + cfg.MaxClockSkew + time.Second - 1) / time.Second),
-		ahead:     int64((ecfg.Leeway + cfg.MaxClockSkew + time.Second - 1) / time.Second),
 		attached:  make(chan struct{}),
 		pubStop:   make(chan struct{}),
 		abort:     make(chan struct{}),
@@ -245,6 +244,7 @@ func New(ctx context.Context, e *revoke.Engine, js jetstream.JetStream, cfg Conf
 		check:     make(chan struct{}, 1),
 		resets:    make(chan streamChange, 1),
 	}
+	r.setLimits(ecfg)
 	var kept []outboxEntry
 	if cfg.StateDir != "" {
 		r.posPath = positionPath(cfg.StateDir, cfg.Stream)
