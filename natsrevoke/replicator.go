@@ -203,12 +203,13 @@ type Stats struct {
 //
 // With no stream of that name, New creates one from cfg: file storage,
 // subjects "<SubjectPrefix>.>", Replicas, MaxAge, Duplicates, per-message
-// TTLs (unless NoMsgTTL or the server predates 2.11), limits retention and
-// no message or byte limits. An existing stream is not changed; New refuses
+// TTLs (unless NoMsgTTL or the server predates 2.11), limits retention, no
+// message or byte limits, and a MaxMsgSize of 1 KiB (a record message is
+// about 200 bytes; larger ones would only cost every replica memory). An existing stream is not changed; New refuses
 // it with an error wrapping [ErrStreamConfig] if it could drop live records,
 // is a mirror, has NoAck or a subject transform, or does not capture
 // "<SubjectPrefix>.v1", and logs a warning if it has fewer replicas than
-// cfg.Replicas.
+// cfg.Replicas or no MaxMsgSize of at most 64 KiB.
 //
 // Records the engine accepted before New are not published. New returns
 // before the stream has been read: call [Replicator.CaughtUp] before
