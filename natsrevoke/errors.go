@@ -22,8 +22,10 @@ var (
 	// …, through the engine's observer) in [Queued] mode when the publish
 	// queue holds Config.QueueLength records. The revocation is in force
 	// locally (and journaled when the engine has a Dir) but was not handed
-	// to the stream: the caller decides whether to retry or to fail the
-	// logout. Nothing is ever dropped silently.
+	// to the queue: the caller decides whether to retry or to fail the
+	// logout. With a StateDir the record is kept in the outbox and queued
+	// as soon as the queue has room (or published by the next start).
+	// Nothing is ever dropped silently.
 	ErrQueueFull = errors.New("natsrevoke: publish queue is full")
 
 	// ErrClosed is returned by the revoking call when the record reached

@@ -56,22 +56,64 @@ func (r *Replicator) observe(rec revoke.Record) error {
 			}
 		}
 		// Not acknowledged: keep it for the background publisher.
-		if !r.enqueue(it) {
+		if !r.enqueueOrSpill(it) {
 			return fmt.Errorf("natsrevoke: publish to stream %s: %w; %w", r.stream, err, r.fullError(it))
 		}
 		return errors.Join(fmt.Errorf("natsrevoke: publish to stream %s: %w (%w)", r.stream, err, ErrPending), outErr)
 	}
-	if !r.enqueue(it) {
+	if !r.enqueueOrSpill(it) {
 		return r.fullError(it)
 	}
 	return outErr
+}
+
+// enqueueOrSpill hands it to the publisher; false when the queue is full.
+// A record refused by a full queue that the outbox holds is kept in
+// r.spilled (under spillMu, so that refill cannot miss it) and queued again
+// by the publisher once the queue has room: otherwise it would wait for
+// the next start, which may come after the token expired.
+func (r *Replicator) enqueueOrSpill(it item) bool {
+	if r.enqueue(it) {
+		return true
+	}
+	if it.id != 0 {
+		r.spillMu.Lock()
+		defer r.spillMu.Unlock()
+		if r.enqueue(it) { // the publisher made room meanwhile
+			return true
+		}
+		r.spilled = append(r.spilled, it)
+	}
+	r.queueFull.Add(1)
+	return false
+}
+
+// refill queues records a full queue refused, as many as it has room for;
+// it returns whether any is left or was queued. Publisher only.
+func (r *Replicator) refill() (moved, left int) {
+	r.spillMu.Lock()
+	defer r.spillMu.Unlock()
+	for moved < len(r.spilled) && r.queued.Load() < int64(r.cfg.QueueLength) {
+		r.queued.Add(1)
+		r.queue <- r.spilled[moved]
+		moved++
+	}
+	r.spilled = append(r.spilled[:0], r.spilled[moved:]...)
+	return moved, len(r.spilled)
+}
+
+// unpublished is the number of records not yet acknowledged: queued (in
+// flight included) or refused by a full queue and kept for later.
+func (r *Replicator) unpublished() int64 {
+	r.spillMu.Lock()
+	defer r.spillMu.Unlock()
+	return r.queued.Load() + int64(len(r.spilled))
 }
 
 // enqueue hands it to the publisher; false when the queue is full.
 func (r *Replicator) enqueue(it item) bool {
 	if r.queued.Add(1) > int64(r.cfg.QueueLength) {
 		r.queued.Add(-1)
-		r.queueFull.Add(1)
 		return false
 	}
 	r.queue <- it // never blocks: queued bounds what the channel holds (see New)
@@ -80,7 +122,7 @@ func (r *Replicator) enqueue(it item) bool {
 
 func (r *Replicator) fullError(it item) error {
 	if it.id != 0 {
-		return fmt.Errorf("%w (%d records; this one is kept in the outbox and published at the next start)", ErrQueueFull, r.cfg.QueueLength)
+		return fmt.Errorf("%w (%d records; this one is kept in the outbox and published once the queue has room, or by the next start)", ErrQueueFull, r.cfg.QueueLength)
 	}
 	return fmt.Errorf("%w (%d records)", ErrQueueFull, r.cfg.QueueLength)
 }
@@ -248,7 +290,7 @@ func (r *Replicator) publisher() {
 	select {
 	case <-r.attached:
 	case <-r.pubStop:
-		if r.queued.Load() == 0 {
+		if r.unpublished() == 0 {
 			return // closing while detached, nothing to publish
 		}
 		select {
@@ -258,6 +300,7 @@ func (r *Replicator) publisher() {
 		}
 	}
 	batch := make([]item, 0, maxBatch)
+	r.refill()
 	for {
 		select {
 		case it := <-r.queue:
@@ -267,6 +310,9 @@ func (r *Replicator) publisher() {
 			case it := <-r.queue:
 				batch = append(batch, it)
 			default:
+				if moved, _ := r.refill(); moved > 0 {
+					continue
+				}
 				return // closing and drained
 			}
 		}
@@ -283,6 +329,7 @@ func (r *Replicator) publisher() {
 			return // Close gave up waiting
 		}
 		batch = batch[:0]
+		r.refill()
 	}
 }
 

@@ -65,6 +65,8 @@ type Replicator struct {
 	closing bool // guarded by mu
 
 	queue   chan item
+	spillMu sync.Mutex
+	spilled []item        // guarded by spillMu: outbox records a full queue refused (see enqueueOrSpill)
 	pubStop chan struct{} // closed by Close: drain the queue, then exit
 	abort   chan struct{} // closed when Close's wait is over: give up retrying
 	pubDone chan struct{}
@@ -443,7 +445,7 @@ func (r *Replicator) Close() error {
 		t := time.AfterFunc(r.cfg.CloseTimeout, func() { close(r.abort) })
 		<-r.pubDone
 		t.Stop()
-		if n := r.queued.Load(); n > 0 {
+		if n := r.unpublished(); n > 0 {
 			where := "they stay revoked locally"
 			if r.out != nil {
 				where = "they stay revoked locally and in the outbox, published at the next start"
