@@ -151,7 +151,7 @@ func (r *Replicator) consume() {
 // succeeds (true) or Close.
 func (r *Replicator) resubscribe(seq uint64) bool {
 	for wait := retryMin; ; wait = min(2*wait, retryMax) {
-		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.PublishTimeout)
+		ctx, cancel := context.WithTimeout(r.stopCtx, r.cfg.PublishTimeout)
 		err := r.subscribe(ctx, seq)
 		cancel()
 		if err == nil {
@@ -208,7 +208,7 @@ func (r *Replicator) feed(ch chan<- jetstream.Msg, quit <-chan struct{}, done ch
 		}
 		r.log.Warn("natsrevoke: consumer stopped; subscribing again", "after_seq", last)
 		for wait := retryMin; ; wait = min(2*wait, retryMax) {
-			ctx, cancel := context.WithTimeout(context.Background(), r.cfg.PublishTimeout)
+			ctx, cancel := context.WithTimeout(r.stopCtx, r.cfg.PublishTimeout)
 			err := r.subscribe(ctx, last+1)
 			cancel()
 			if err == nil {

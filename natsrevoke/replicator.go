@@ -75,7 +75,9 @@ type Replicator struct {
 	iterMu    sync.Mutex
 	iter      jetstream.MessagesContext
 	cons      jetstream.Consumer
-	stop      chan struct{} // closed by Close: stop attaching, consuming, watching and saving
+	stop      chan struct{}   // closed by Close: stop attaching, consuming, watching and saving
+	stopCtx   context.Context // cancelled with stop: bounds the requests of those goroutines
+	cancel    context.CancelFunc
 	runDone   chan struct{}
 	saveDone  chan struct{}
 	watchDone chan struct{}
@@ -123,7 +125,7 @@ type Stats struct {
 	// being retried included); at Config.QueueLength the next revocation
 	// fails with ErrQueueFull. Outbox is the number of records kept in
 	// the outbox file until the stream acknowledges them (Queued plus
-	// those refused by a full queue, which wait for the next start);
+	// those refused by a full queue, queued again once it has room);
 	// Replayed of them were left by the previous run and published again
 	// since New. OutboxErrors counts failed writes to it.
 	Queued           int
@@ -248,6 +250,7 @@ func New(ctx context.Context, e *revoke.Engine, js jetstream.JetStream, cfg Conf
 		resets:    make(chan streamChange, 1),
 	}
 	r.setLimits(ecfg)
+	r.stopCtx, r.cancel = context.WithCancel(context.Background())
 	var kept []outboxEntry
 	if cfg.StateDir != "" {
 		r.posPath = positionPath(cfg.StateDir, cfg.Stream)
@@ -276,6 +279,7 @@ func New(ctx context.Context, e *revoke.Engine, js jetstream.JetStream, cfg Conf
 	case err == nil:
 		close(r.attached)
 	case errors.Is(err, ErrStreamConfig):
+		r.cancel()
 		if r.out != nil {
 			_ = r.out.close()
 		}
@@ -336,7 +340,7 @@ func (r *Replicator) attachLoop() bool {
 		if !sleep(wait, r.stop) {
 			return false
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.PublishTimeout)
+		ctx, cancel := context.WithTimeout(r.stopCtx, r.cfg.PublishTimeout)
 		err := r.attach(ctx)
 		cancel()
 		if err == nil {
@@ -454,6 +458,7 @@ func (r *Replicator) Close() error {
 		}
 
 		close(r.stop)
+		r.cancel() // an attach or subscribe attempt in flight ends now, not after PublishTimeout
 		r.iterMu.Lock()
 		if r.iter != nil {
 			r.iter.Stop()

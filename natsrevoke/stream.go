@@ -192,7 +192,7 @@ func (r *Replicator) watch() {
 // create it, since no replica could publish or read until someone did; the
 // caller then sees a stream with another creation time.
 func (r *Replicator) streamInfo() (*jetstream.StreamInfo, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.PublishTimeout)
+	ctx, cancel := context.WithTimeout(r.stopCtx, r.cfg.PublishTimeout)
 	defer cancel()
 	s, err := r.js.Stream(ctx, r.stream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
