@@ -14,8 +14,10 @@ var (
 	// configuration could lose live records (MaxAge shorter than the
 	// engine's longest deadline, memory storage, limits that discard old
 	// messages, a per-subject limit that deletes a subject's oldest
-	// messages, a retention policy that deletes consumed messages) or does
-	// not capture the subject. The message says what to change.
+	// messages, a retention policy that deletes consumed messages,
+	// roll-ups that let a publisher purge it), takes no records (a mirror,
+	// sealed, a counter stream, NoAck) or does not capture the subject. The
+	// message says what to change.
 	ErrStreamConfig = errors.New("natsrevoke: stream configuration cannot keep revocations")
 
 	// ErrQueueFull is returned by the revoking call (Revoke, RevokeSubject,

@@ -80,6 +80,12 @@ func checkStream(sc jetstream.StreamConfig, subject string, minAge time.Duration
 	case sc.SubjectTransform != nil:
 		return bad("has a subject transform (%q → %q): records would be stored on other subjects than they were published on; remove it",
 			sc.SubjectTransform.Source, sc.SubjectTransform.Destination)
+	case sc.AllowRollup:
+		return bad("allows roll-ups (AllowRollup, switched on by message schedules and subject delete markers too): one message with a Nats-Rollup header, which a publish permission alone can send, would purge every record; use a stream without")
+	case sc.Sealed:
+		return bad("is sealed: it takes no publications")
+	case sc.AllowMsgCounter:
+		return bad("is a counter stream: it takes counter increments only, not records")
 	case sc.NoAck:
 		return bad("has NoAck set: publications would never be acknowledged, so no publisher could know a record is stored; remove it")
 	case sc.MaxAge != 0 && sc.MaxAge < minAge:
