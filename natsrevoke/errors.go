@@ -59,4 +59,10 @@ var (
 	// not yet acknowledged by the stream) does not verify beyond a torn
 	// tail, or is of an unknown version. The message names the file.
 	ErrOutboxDamaged = errors.New("natsrevoke: outbox damaged")
+
+	// ErrStateDirLocked is wrapped by [New] when another Replicator of the
+	// same stream, in this process or another, uses the StateDir: they
+	// would overwrite each other's outbox and position. The message names
+	// the directory.
+	ErrStateDirLocked = errors.New("natsrevoke: state directory in use by another Replicator of this stream")
 )

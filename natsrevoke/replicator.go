@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,7 @@ type Replicator struct {
 	subject  string
 	stream   string
 	posPath  string        // "" when no position is kept
+	lock     io.Closer     // the StateDir lock of this stream; nil without a StateDir
 	out      outbox        // nil without a StateDir
 	mac      *macer        // nil without a SigningKey
 	durable  bool          // the engine's Apply is durable on return (SyncAlways)
@@ -203,7 +205,8 @@ type Stats struct {
 // when there is a StateDir), and [Replicator.CaughtUp] waits. Stats tells
 // whether it is attached. Errors that waiting cannot cure are returned:
 // an invalid Config ([ErrInvalidConfig]), a stream that could lose records
-// ([ErrStreamConfig]), a damaged outbox ([ErrOutboxDamaged]).
+// ([ErrStreamConfig]), a damaged outbox ([ErrOutboxDamaged]), a StateDir
+// another Replicator of the stream uses ([ErrStateDirLocked]).
 //
 // With no stream of that name, New creates one from cfg: file storage,
 // subjects "<SubjectPrefix>.>", Replicas, MaxAge, Duplicates, per-message
@@ -253,9 +256,14 @@ func New(ctx context.Context, e *revoke.Engine, js jetstream.JetStream, cfg Conf
 	r.stopCtx, r.cancel = context.WithCancel(context.Background())
 	var kept []outboxEntry
 	if cfg.StateDir != "" {
+		r.lock, err = lockState(lockPath(cfg.StateDir, cfg.Stream), cfg.StateDir)
+		if err != nil {
+			return nil, err
+		}
 		r.posPath = positionPath(cfg.StateDir, cfg.Stream)
 		out, entries, torn, err := openOutbox(outboxPath(cfg.StateDir, cfg.Stream), r.durable, time.Now().Unix())
 		if err != nil {
+			_ = r.lock.Close()
 			return nil, err
 		}
 		if torn > 0 {
@@ -282,6 +290,9 @@ func New(ctx context.Context, e *revoke.Engine, js jetstream.JetStream, cfg Conf
 		r.cancel()
 		if r.out != nil {
 			_ = r.out.close()
+		}
+		if r.lock != nil {
+			_ = r.lock.Close()
 		}
 		return nil, err
 	default:
@@ -472,6 +483,9 @@ func (r *Replicator) Close() error {
 			if err := r.out.close(); err != nil {
 				r.closeErr = errors.Join(r.closeErr, err)
 			}
+		}
+		if r.lock != nil {
+			_ = r.lock.Close()
 		}
 	})
 	return r.closeErr
