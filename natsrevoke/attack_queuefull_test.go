@@ -1,6 +1,7 @@
 package natsrevoke
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -64,4 +65,33 @@ func TestCloseCountsRecordsAFullQueueRefused(t *testing.T) {
 	err := a.r.Close()
 	require.ErrorIs(t, err, ErrNotDrained)
 	assert.Contains(t, err.Error(), "5 records")
+}
+
+// Revokers racing a publisher that refills the queue from the records a
+// full queue refused: nothing hangs, every record reaches the stream.
+func TestSpilledRecordsUnderConcurrentRevokers(t *testing.T) {
+	s := startServer(t, t.TempDir(), 0)
+	a := newReplica(t, connect(t, s.ClientURL()), t.TempDir(), Config{QueueLength: 2})
+	var all []string
+	done := make(chan error)
+	for g := range 8 {
+		ks := keys(fmt.Sprintf("g%d", g), 150)
+		all = append(all, ks...)
+		go func() {
+			for _, k := range ks {
+				if err := a.e.Revoke(k, time.Now().Add(time.Hour)); err != nil && !errors.Is(err, ErrQueueFull) {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 8 {
+		require.NoError(t, <-done)
+	}
+	peer := newReplica(t, connect(t, s.ClientURL()), "", Config{})
+	waitRevoked(t, peer, all...)
+	require.Eventually(t, func() bool { return a.r.Stats().Outbox == 0 }, 20*time.Second, 5*time.Millisecond)
+	require.NoError(t, a.r.Close())
 }

@@ -88,14 +88,14 @@ func (r *Replicator) enqueueOrSpill(it item) bool {
 	return false
 }
 
-// refill queues records a full queue refused, as many as it has room for;
-// it returns whether any is left or was queued. Publisher only.
+// refill queues records a full queue refused, as many as it has room for
+// (enqueue, like the observers: the channel never holds more than its
+// capacity, so no send blocks); it returns how many it queued and how many
+// are left. Publisher only.
 func (r *Replicator) refill() (moved, left int) {
 	r.spillMu.Lock()
 	defer r.spillMu.Unlock()
-	for moved < len(r.spilled) && r.queued.Load() < int64(r.cfg.QueueLength) {
-		r.queued.Add(1)
-		r.queue <- r.spilled[moved]
+	for moved < len(r.spilled) && r.enqueue(r.spilled[moved]) {
 		moved++
 	}
 	r.spilled = append(r.spilled[:0], r.spilled[moved:]...)
