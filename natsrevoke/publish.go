@@ -377,7 +377,7 @@ func (r *Replicator) sendAsync(its []item) []item {
 			case ack := <-f.Ok():
 				ok = true
 				if ack.Duplicate {
-					ctx, cancel := context.WithTimeout(context.Background(), r.cfg.PublishTimeout)
+					ctx, cancel := context.WithTimeout(r.abortCtx, r.cfg.PublishTimeout)
 					stored, err := r.verifyDuplicate(ctx, ack, f.Msg())
 					cancel()
 					switch {

@@ -66,12 +66,14 @@ type Replicator struct {
 	mu      sync.RWMutex
 	closing bool // guarded by mu
 
-	queue   chan item
-	spillMu sync.Mutex
-	spilled []item        // guarded by spillMu: outbox records a full queue refused (see enqueueOrSpill)
-	pubStop chan struct{} // closed by Close: drain the queue, then exit
-	abort   chan struct{} // closed when Close's wait is over: give up retrying
-	pubDone chan struct{}
+	queue       chan item
+	spillMu     sync.Mutex
+	spilled     []item          // guarded by spillMu: outbox records a full queue refused (see enqueueOrSpill)
+	pubStop     chan struct{}   // closed by Close: drain the queue, then exit
+	abort       chan struct{}   // closed when Close's wait is over: give up retrying
+	abortCtx    context.Context // cancelled with abort: bounds the publisher's requests
+	abortCancel context.CancelFunc
+	pubDone     chan struct{}
 
 	// iterMu guards iter and cons, which subscribe replaces.
 	iterMu    sync.Mutex
@@ -254,6 +256,7 @@ func New(ctx context.Context, e *revoke.Engine, js jetstream.JetStream, cfg Conf
 	}
 	r.setLimits(ecfg)
 	r.stopCtx, r.cancel = context.WithCancel(context.Background())
+	r.abortCtx, r.abortCancel = context.WithCancel(context.Background())
 	var kept []outboxEntry
 	if cfg.StateDir != "" {
 		r.lock, err = lockState(lockPath(cfg.StateDir, cfg.Stream), cfg.StateDir)
@@ -288,6 +291,7 @@ func New(ctx context.Context, e *revoke.Engine, js jetstream.JetStream, cfg Conf
 		close(r.attached)
 	case errors.Is(err, ErrStreamConfig):
 		r.cancel()
+		r.abortCancel()
 		if r.out != nil {
 			_ = r.out.close()
 		}
@@ -457,9 +461,10 @@ func (r *Replicator) Close() error {
 		r.mu.Unlock()
 
 		close(r.pubStop)
-		t := time.AfterFunc(r.cfg.CloseTimeout, func() { close(r.abort) })
+		t := time.AfterFunc(r.cfg.CloseTimeout, func() { close(r.abort); r.abortCancel() })
 		<-r.pubDone
 		t.Stop()
+		r.abortCancel()
 		if n := r.unpublished(); n > 0 {
 			where := "they stay revoked locally"
 			if r.out != nil {
