@@ -132,6 +132,7 @@ func TestIsCutoffMillis(t *testing.T) {
 		{"another deadline", revoke.Record{Fingerprint: 1, Deadline: d + 2, Value: millis}, false},
 		{"a seconds cutoff a day ahead", revoke.Record{Fingerprint: 1, Deadline: d, Value: uint32(sec + 86400)}, false},
 		{"the last second of 2106", revoke.Record{Fingerprint: 1, Deadline: d, Value: 1<<32 - 1}, false},
+		{"the millis value plus 2^31 (no millis value exceeds 2^31)", revoke.Record{Fingerprint: 1, Deadline: d, Value: millis + 1<<31}, false},
 	} {
 		assert.Equal(t, tc.want, isCutoffMillis(tc.rec, keep), tc.name)
 	}

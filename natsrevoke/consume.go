@@ -372,8 +372,8 @@ func (r *Replicator) tooFarAhead(rec revoke.Record, now int64) bool {
 func isCutoffMillis(rec revoke.Record, keep int64) bool {
 	const epoch = 1 << 31
 	sec := rec.Deadline - 1 - keep
-	if rec.Value == 0 || sec < 0 {
-		return false
+	if rec.Value == 0 || int64(rec.Value) > epoch || sec < 0 {
+		return false // a millis value is in [1, 2^31]
 	}
 	lo := (sec * 1000) % epoch
 	return (int64(rec.Value)-1-lo+epoch)%epoch <= 999
