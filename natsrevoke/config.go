@@ -158,7 +158,10 @@ type Config struct {
 	// Default: the engine's Config().Dir. It requires an engine with a
 	// Dir: a memory-only engine starts empty, so skipping what it applied
 	// before a restart would lose records; without a Dir, a Replicator
-	// always reads the stream from its first message.
+	// always reads the stream from its first message. The outbox file
+	// lives there too, and a lock file ("natsrevoke-<Stream>.lock", flock
+	// on Unix) keeps a second Replicator of the stream from sharing them
+	// ([ErrStateDirLocked]).
 	StateDir string
 
 	// SaveInterval is how often the position is written (temp file,

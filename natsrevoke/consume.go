@@ -151,7 +151,7 @@ func (r *Replicator) consume() {
 // succeeds (true) or Close.
 func (r *Replicator) resubscribe(seq uint64) bool {
 	for wait := retryMin; ; wait = min(2*wait, retryMax) {
-		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.PublishTimeout)
+		ctx, cancel := context.WithTimeout(r.stopCtx, r.cfg.PublishTimeout)
 		err := r.subscribe(ctx, seq)
 		cancel()
 		if err == nil {
@@ -208,7 +208,7 @@ func (r *Replicator) feed(ch chan<- jetstream.Msg, quit <-chan struct{}, done ch
 		}
 		r.log.Warn("natsrevoke: consumer stopped; subscribing again", "after_seq", last)
 		for wait := retryMin; ; wait = min(2*wait, retryMax) {
-			ctx, cancel := context.WithTimeout(context.Background(), r.cfg.PublishTimeout)
+			ctx, cancel := context.WithTimeout(r.stopCtx, r.cfg.PublishTimeout)
 			err := r.subscribe(ctx, last+1)
 			cancel()
 			if err == nil {
@@ -285,7 +285,7 @@ func (r *Replicator) applyBatch(msgs []jetstream.Msg, moveSeq bool) bool {
 			}
 		case rec.Deadline <= now:
 			r.skipped.Add(1)
-		case rec.Deadline > now+r.horizon || int64(rec.Value) > now+r.ahead:
+		case r.tooFarAhead(rec, now):
 			if n := r.refusedDeadline.Add(1); logWorthy(n) {
 				r.log.Error("natsrevoke: record further in the future than this engine's MaxTTL, Leeway and MaxClockSkew allow refused, not applied",
 					"seq", md.Sequence.Stream, "deadline", time.Unix(rec.Deadline, 0), "value", rec.Value, "refused_so_far", n)
@@ -330,6 +330,30 @@ func (r *Replicator) applyBatch(msgs []jetstream.Msg, moveSeq bool) bool {
 		r.lastSeq.Store(last.Sequence.Stream)
 	}
 	return true
+}
+
+// setLimits sets what tooFarAhead judges by, for an engine configured
+// like ecfg and r.cfg.MaxClockSkew.
+func (r *Replicator) setLimits(ecfg revoke.Config) {
+	ceilSec := func(d time.Duration) int64 { return int64((d + time.Second - 1) / time.Second) }
+	r.horizon = ceilSec(MinMaxAge(ecfg) + r.cfg.MaxClockSkew)
+	r.ahead = ceilSec(ecfg.Leeway + r.cfg.MaxClockSkew)
+	r.keep = ceilSec(ecfg.MaxTTL + ecfg.Leeway)
+}
+
+// tooFarAhead reports whether rec lies further in the future than an
+// engine configured like this one can produce (at now, Unix seconds): a
+// deadline beyond now + horizon, or a value beyond now + ahead.
+//
+// The record does not say its kind (it is hashed into the fingerprint), so
+// the value is judged as a cutoff second, the one reading under which a
+// forged value can harm: a seconds cutoff in the future would refuse every
+// token issued before it until its deadline. The other records' values pass
+// whatever their kind: a plain revocation's is 0, and a cutoff's millis
+// record carries its millisecond within a 2^30-ms epoch, plus one, at most
+// 2^30, which is below every Unix second since 2004.
+func (r *Replicator) tooFarAhead(rec revoke.Record, now int64) bool {
+	return rec.Deadline > now+r.horizon || int64(rec.Value) > now+r.ahead
 }
 
 // apply merges one record, retrying with backoff on ErrFull or a journal

@@ -14,16 +14,20 @@ var (
 	// configuration could lose live records (MaxAge shorter than the
 	// engine's longest deadline, memory storage, limits that discard old
 	// messages, a per-subject limit that deletes a subject's oldest
-	// messages, a retention policy that deletes consumed messages) or does
-	// not capture the subject. The message says what to change.
+	// messages, a retention policy that deletes consumed messages,
+	// roll-ups that let a publisher purge it), takes no records (a mirror,
+	// sealed, a counter stream, NoAck) or does not capture the subject. The
+	// message says what to change.
 	ErrStreamConfig = errors.New("natsrevoke: stream configuration cannot keep revocations")
 
 	// ErrQueueFull is returned by the revoking call (Revoke, RevokeSubject,
 	// …, through the engine's observer) in [Queued] mode when the publish
 	// queue holds Config.QueueLength records. The revocation is in force
 	// locally (and journaled when the engine has a Dir) but was not handed
-	// to the stream: the caller decides whether to retry or to fail the
-	// logout. Nothing is ever dropped silently.
+	// to the queue: the caller decides whether to retry or to fail the
+	// logout. With a StateDir the record is kept in the outbox and queued
+	// as soon as the queue has room (or published by the next start).
+	// Nothing is ever dropped silently.
 	ErrQueueFull = errors.New("natsrevoke: publish queue is full")
 
 	// ErrClosed is returned by the revoking call when the record reached
@@ -55,4 +59,10 @@ var (
 	// not yet acknowledged by the stream) does not verify beyond a torn
 	// tail, or is of an unknown version. The message names the file.
 	ErrOutboxDamaged = errors.New("natsrevoke: outbox damaged")
+
+	// ErrStateDirLocked is wrapped by [New] when another Replicator of the
+	// same stream, in this process or another, uses the StateDir: they
+	// would overwrite each other's outbox and position. The message names
+	// the directory.
+	ErrStateDirLocked = errors.New("natsrevoke: state directory in use by another Replicator of this stream")
 )

@@ -48,7 +48,8 @@ type outbox interface {
 // acknowledged ones make up most of it. At open, a torn tail (an
 // incomplete last frame, or a last frame or zero-filled frames that do not
 // verify: what a crash during an append can leave) is dropped; any other
-// frame that does not verify, or a header of another version, makes New
+// frame that does not verify, a header of another version, or a file
+// shorter than the header (it is only ever created whole), makes New
 // fail with an error wrapping [ErrOutboxDamaged] that names the file:
 // records would otherwise be lost for the other replicas without anyone
 // knowing. Unacknowledged records whose deadline has passed are dropped at
@@ -70,10 +71,14 @@ func outboxPath(dir, stream string) string {
 // decodeOutbox parses an outbox file's content. torn is the number of
 // trailing bytes dropped as a torn tail.
 func decodeOutbox(b []byte) (recs []revoke.Record, torn int, err error) {
+	if len(b) == 0 {
+		return nil, 0, nil // no file
+	}
 	if len(b) < outboxHeaderSize {
-		// A crash while the file was being created: nothing was ever
-		// appended to it (the header is fsynced before the first add).
-		return nil, len(b), nil
+		// No crash leaves this: the file is only ever created whole, by
+		// the rename of a fsynced temporary file (rewriteLocked). It was
+		// cut short by something else, which may have taken records too.
+		return nil, 0, fmt.Errorf("%w: %d bytes, shorter than the %d-byte header", ErrOutboxDamaged, len(b), outboxHeaderSize)
 	}
 	if string(b[:4]) != outboxMagic || b[4] != outboxVersion || b[5] != 0 || b[6] != 0 || b[7] != 0 {
 		return nil, 0, fmt.Errorf("%w: header % x is not an outbox of version %d", ErrOutboxDamaged, b[:outboxHeaderSize], outboxVersion)

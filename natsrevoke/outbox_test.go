@@ -46,7 +46,9 @@ func TestDecodeOutbox(t *testing.T) {
 		damaged bool
 	}{
 		{"no file", nil, nil, 0, false},
-		{"torn header", good[:5], nil, 5, false},
+		// The file is only created whole (temp file, fsync, rename): a
+		// short one was cut by something else than a crash.
+		{"cut inside the header", good[:5], nil, 0, true},
 		{"header only", good[:outboxHeaderSize], nil, 0, false},
 		{"three records", good, []revoke.Record{r1, r2, r3}, 0, false},
 		{"torn last frame", good[:len(good)-3], []revoke.Record{r1, r2}, outboxFrameSize - 3, false},

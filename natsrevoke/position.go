@@ -40,6 +40,12 @@ type position struct {
 	created int64  // stream creation time, Unix ns
 }
 
+// lockPath is the file whose lock (see lockState) a Replicator holds on
+// its stream's files in StateDir.
+func lockPath(dir, stream string) string {
+	return filepath.Join(dir, "natsrevoke-"+stream+".lock")
+}
+
 func positionPath(dir, stream string) string {
 	return filepath.Join(dir, "natsrevoke-"+stream+".pos")
 }

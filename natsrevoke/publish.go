@@ -1,9 +1,14 @@
 package natsrevoke
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jwtrevoke/revoke"
@@ -51,22 +56,64 @@ func (r *Replicator) observe(rec revoke.Record) error {
 			}
 		}
 		// Not acknowledged: keep it for the background publisher.
-		if !r.enqueue(it) {
+		if !r.enqueueOrSpill(it) {
 			return fmt.Errorf("natsrevoke: publish to stream %s: %w; %w", r.stream, err, r.fullError(it))
 		}
 		return errors.Join(fmt.Errorf("natsrevoke: publish to stream %s: %w (%w)", r.stream, err, ErrPending), outErr)
 	}
-	if !r.enqueue(it) {
+	if !r.enqueueOrSpill(it) {
 		return r.fullError(it)
 	}
 	return outErr
+}
+
+// enqueueOrSpill hands it to the publisher; false when the queue is full.
+// A record refused by a full queue that the outbox holds is kept in
+// r.spilled (under spillMu, so that refill cannot miss it) and queued again
+// by the publisher once the queue has room: otherwise it would wait for
+// the next start, which may come after the token expired.
+func (r *Replicator) enqueueOrSpill(it item) bool {
+	if r.enqueue(it) {
+		return true
+	}
+	if it.id != 0 {
+		r.spillMu.Lock()
+		defer r.spillMu.Unlock()
+		if r.enqueue(it) { // the publisher made room meanwhile
+			return true
+		}
+		r.spilled = append(r.spilled, it)
+	}
+	r.queueFull.Add(1)
+	return false
+}
+
+// refill queues records a full queue refused, as many as it has room for
+// (enqueue, like the observers: the channel never holds more than its
+// capacity, so no send blocks); it returns how many it queued and how many
+// are left. Publisher only.
+func (r *Replicator) refill() (moved, left int) {
+	r.spillMu.Lock()
+	defer r.spillMu.Unlock()
+	for moved < len(r.spilled) && r.enqueue(r.spilled[moved]) {
+		moved++
+	}
+	r.spilled = append(r.spilled[:0], r.spilled[moved:]...)
+	return moved, len(r.spilled)
+}
+
+// unpublished is the number of records not yet acknowledged: queued (in
+// flight included) or refused by a full queue and kept for later.
+func (r *Replicator) unpublished() int64 {
+	r.spillMu.Lock()
+	defer r.spillMu.Unlock()
+	return r.queued.Load() + int64(len(r.spilled))
 }
 
 // enqueue hands it to the publisher; false when the queue is full.
 func (r *Replicator) enqueue(it item) bool {
 	if r.queued.Add(1) > int64(r.cfg.QueueLength) {
 		r.queued.Add(-1)
-		r.queueFull.Add(1)
 		return false
 	}
 	r.queue <- it // never blocks: queued bounds what the channel holds (see New)
@@ -75,16 +122,27 @@ func (r *Replicator) enqueue(it item) bool {
 
 func (r *Replicator) fullError(it item) error {
 	if it.id != 0 {
-		return fmt.Errorf("%w (%d records; this one is kept in the outbox and published at the next start)", ErrQueueFull, r.cfg.QueueLength)
+		return fmt.Errorf("%w (%d records; this one is kept in the outbox and published once the queue has room, or by the next start)", ErrQueueFull, r.cfg.QueueLength)
 	}
 	return fmt.Errorf("%w (%d records)", ErrQueueFull, r.cfg.QueueLength)
 }
 
-// message builds the stream message of rec.
-func (r *Replicator) message(rec revoke.Record) *nats.Msg {
+// message builds the stream message of rec, under the record's message id.
+func (r *Replicator) message(rec revoke.Record) *nats.Msg { return r.messageID(rec, false) }
+
+// messageID builds the stream message of rec, under the record's message
+// id, or under a fresh one (the record's id and a random suffix) when fresh
+// is set: see verifyDuplicate.
+func (r *Replicator) messageID(rec revoke.Record, fresh bool) *nats.Msg {
 	payload := EncodeRecord(make([]byte, 0, RecordSize), rec)
 	m := &nats.Msg{Subject: r.subject, Data: payload, Header: nats.Header{}}
-	m.Header.Set(jetstream.MsgIDHeader, msgID(payload))
+	id := msgID(payload)
+	if fresh {
+		var b [8]byte
+		_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+		id += "-" + hex.EncodeToString(b[:])
+	}
+	m.Header.Set(jetstream.MsgIDHeader, id)
 	if r.mac != nil {
 		m.Header.Set(macHeader, r.mac.header(payload))
 	}
@@ -123,17 +181,106 @@ func (r *Replicator) countAck(ack *jetstream.PubAck) {
 	}
 }
 
-// publishSync publishes rec and waits for the stream's acknowledgement.
+// publishSync publishes rec and waits for the stream's acknowledgement
+// (a duplicate one verified, see verifyDuplicate).
 func (r *Replicator) publishSync(rec revoke.Record) error {
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.PublishTimeout)
 	defer cancel()
-	ack, err := r.js.PublishMsg(ctx, r.message(rec))
-	if err != nil {
-		r.pubFailures.Add(1)
-		return err
+	for fresh := false; ; fresh = true {
+		m := r.messageID(rec, fresh)
+		ack, err := r.js.PublishMsg(ctx, m)
+		if err == nil && ack.Duplicate {
+			var stored bool
+			if stored, err = r.verifyDuplicate(ctx, ack, m); err == nil && !stored {
+				continue // published again under a fresh id
+			}
+		}
+		if err != nil {
+			r.pubFailures.Add(1)
+			return err
+		}
+		r.countAck(ack)
+		return nil
 	}
-	r.countAck(ack)
-	return nil
+}
+
+// A duplicate acknowledgement says that the stream holds a message under
+// the record's message id, not that it holds the record: the id (the
+// payload in hex) can be computed by whoever holds the token, so someone
+// with a publish permission alone could reserve it beforehand with a
+// message every consumer refuses (another payload, a wrong MAC, another
+// subject) or one the stream deletes at once (a short Nats-TTL), and the
+// real revocation would be acknowledged, released from the outbox and
+// never stored. verifyDuplicate reads the message the acknowledgement
+// names and reports whether it is sent's record as consumers will apply
+// it: same subject and payload, a valid MAC when sent carries one, and a
+// TTL at least sent's (or none). If not, the caller publishes the record
+// again under a fresh, unpredictable id (Stats.BadDuplicates). An error
+// (the message could not be read) counts as a failed publication.
+// Duplicates are rare (retries, the same revocation on two replicas), so
+// the two requests this costs are too.
+func (r *Replicator) verifyDuplicate(ctx context.Context, ack *jetstream.PubAck, sent *nats.Msg) (bool, error) {
+	ok, err := r.storedAsSent(ctx, ack.Sequence, sent)
+	if err != nil {
+		return false, fmt.Errorf("natsrevoke: checking the message a duplicate acknowledgement names: %w", err)
+	}
+	if !ok {
+		if n := r.badDuplicates.Add(1); logWorthy(n) {
+			r.log.Warn("natsrevoke: the stream took a record for a duplicate of a message that is not that record (forged, or deleted); publishing it again under a fresh id",
+				"seq", ack.Sequence, "msg_id", sent.Header.Get(jetstream.MsgIDHeader), "so_far", n)
+		}
+	}
+	return ok, nil
+}
+
+func (r *Replicator) storedAsSent(ctx context.Context, seq uint64, sent *nats.Msg) (bool, error) {
+	if seq == 0 {
+		return false, nil
+	}
+	s, err := r.js.Stream(ctx, r.stream)
+	if err != nil {
+		return false, err
+	}
+	m, err := s.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if m.Subject != sent.Subject || !bytes.Equal(m.Data, sent.Data) {
+		return false, nil
+	}
+	if r.mac != nil && !r.mac.valid(m.Header.Get(macHeader), m.Data) {
+		return false, nil
+	}
+	if want := sent.Header.Get(jetstream.MsgTTLHeader); want != "" {
+		for _, v := range m.Header.Values(jetstream.MsgTTLHeader) {
+			if ttlSeconds(v) < ttlSeconds(want) {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
+}
+
+// ttlSeconds parses a Nats-TTL value as the server does, in seconds: the
+// largest int64 for "never", 0 for a value the server would refuse.
+func ttlSeconds(v string) int64 {
+	if strings.EqualFold(v, "never") {
+		return 1<<63 - 1
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		if d < time.Second {
+			return 0
+		}
+		return int64(d / time.Second)
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 // publisher sends the queue in batches, once attached, until Close; then
@@ -143,7 +290,7 @@ func (r *Replicator) publisher() {
 	select {
 	case <-r.attached:
 	case <-r.pubStop:
-		if r.queued.Load() == 0 {
+		if r.unpublished() == 0 {
 			return // closing while detached, nothing to publish
 		}
 		select {
@@ -153,6 +300,7 @@ func (r *Replicator) publisher() {
 		}
 	}
 	batch := make([]item, 0, maxBatch)
+	r.refill()
 	for {
 		select {
 		case it := <-r.queue:
@@ -162,6 +310,9 @@ func (r *Replicator) publisher() {
 			case it := <-r.queue:
 				batch = append(batch, it)
 			default:
+				if moved, _ := r.refill(); moved > 0 {
+					continue
+				}
 				return // closing and drained
 			}
 		}
@@ -178,6 +329,7 @@ func (r *Replicator) publisher() {
 			return // Close gave up waiting
 		}
 		batch = batch[:0]
+		r.refill()
 	}
 }
 
@@ -208,7 +360,7 @@ func (r *Replicator) sendAsync(its []item) []item {
 	futs := make([]jetstream.PubAckFuture, len(its))
 	var firstErr error
 	for i, it := range its {
-		f, err := r.js.PublishMsgAsync(r.message(it.rec))
+		f, err := r.js.PublishMsgAsync(r.messageID(it.rec, it.fresh))
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
@@ -223,8 +375,25 @@ func (r *Replicator) sendAsync(its []item) []item {
 		if f != nil && !timedOut {
 			select {
 			case ack := <-f.Ok():
-				r.countAck(ack)
 				ok = true
+				if ack.Duplicate {
+					ctx, cancel := context.WithTimeout(r.abortCtx, r.cfg.PublishTimeout)
+					stored, err := r.verifyDuplicate(ctx, ack, f.Msg())
+					cancel()
+					switch {
+					case err != nil:
+						ok = false
+						if firstErr == nil {
+							firstErr = err
+						}
+					case !stored:
+						ok = false
+						its[i].fresh = true
+					}
+				}
+				if ok {
+					r.countAck(ack)
+				}
 			case err := <-f.Err():
 				if firstErr == nil {
 					firstErr = err

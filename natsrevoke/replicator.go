@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -35,12 +36,14 @@ type Replicator struct {
 	subject  string
 	stream   string
 	posPath  string        // "" when no position is kept
+	lock     io.Closer     // the StateDir lock of this stream; nil without a StateDir
 	out      outbox        // nil without a StateDir
 	mac      *macer        // nil without a SigningKey
 	durable  bool          // the engine's Apply is durable on return (SyncAlways)
 	parallel bool          // apply batches concurrently (Dir and SyncAlways: one fsync per Apply)
 	horizon  int64         // seconds: the latest deadline accepted is now + horizon
 	ahead    int64         // seconds: the latest cutoff second accepted is now + ahead
+	keep     int64         // seconds: a cutoff's deadline is its second + 1 + keep
 	replayed int           // records taken from the outbox file at New
 	attached chan struct{} // closed once the stream is found (or created) and consumed
 
@@ -63,16 +66,22 @@ type Replicator struct {
 	mu      sync.RWMutex
 	closing bool // guarded by mu
 
-	queue   chan item
-	pubStop chan struct{} // closed by Close: drain the queue, then exit
-	abort   chan struct{} // closed when Close's wait is over: give up retrying
-	pubDone chan struct{}
+	queue       chan item
+	spillMu     sync.Mutex
+	spilled     []item          // guarded by spillMu: outbox records a full queue refused (see enqueueOrSpill)
+	pubStop     chan struct{}   // closed by Close: drain the queue, then exit
+	abort       chan struct{}   // closed when Close's wait is over: give up retrying
+	abortCtx    context.Context // cancelled with abort: bounds the publisher's requests
+	abortCancel context.CancelFunc
+	pubDone     chan struct{}
 
 	// iterMu guards iter and cons, which subscribe replaces.
 	iterMu    sync.Mutex
 	iter      jetstream.MessagesContext
 	cons      jetstream.Consumer
-	stop      chan struct{} // closed by Close: stop attaching, consuming, watching and saving
+	stop      chan struct{}   // closed by Close: stop attaching, consuming, watching and saving
+	stopCtx   context.Context // cancelled with stop: bounds the requests of those goroutines
+	cancel    context.CancelFunc
 	runDone   chan struct{}
 	saveDone  chan struct{}
 	watchDone chan struct{}
@@ -85,6 +94,7 @@ type Replicator struct {
 	queued, published, duplicates, pubFailures, retries, queueFull  atomic.Int64
 	applied, skipped, rejected, applyErrors, consumerErrors         atomic.Int64
 	refusedDeadline, badMAC, unsigned, outboxErrors, attachFailures atomic.Int64
+	badDuplicates                                                   atomic.Int64
 	lastSeq, pending, savedSeq, resumes, streamResets               atomic.Uint64
 	lastStamp, lastLag                                              atomic.Int64
 
@@ -96,10 +106,13 @@ type Replicator struct {
 	closeErr  error
 }
 
-// item is a record waiting for publication and its outbox id (0: none).
+// item is a record waiting for publication and its outbox id (0: none);
+// fresh when it must be published under a fresh message id (see
+// verifyDuplicate).
 type item struct {
-	rec revoke.Record
-	id  uint64
+	rec   revoke.Record
+	id    uint64
+	fresh bool
 }
 
 // Stats are the Replicator's figures, for metrics. All counts are since
@@ -116,7 +129,7 @@ type Stats struct {
 	// being retried included); at Config.QueueLength the next revocation
 	// fails with ErrQueueFull. Outbox is the number of records kept in
 	// the outbox file until the stream acknowledges them (Queued plus
-	// those refused by a full queue, which wait for the next start);
+	// those refused by a full queue, queued again once it has room);
 	// Replayed of them were left by the previous run and published again
 	// since New. OutboxErrors counts failed writes to it.
 	Queued           int
@@ -124,8 +137,12 @@ type Stats struct {
 	OutboxErrors     int64
 	// Published counts records the stream acknowledged, Duplicates the
 	// part of them it recognised as already stored (same message id within
-	// its duplicate window).
-	Published, Duplicates int64
+	// its duplicate window). BadDuplicates counts duplicate
+	// acknowledgements whose stored message was not the record (a message
+	// forged under the record's predictable id, or one already deleted):
+	// the record was published again under a fresh id. Anything but 0
+	// deserves a look at who may publish on the subject.
+	Published, Duplicates, BadDuplicates int64
 	// PublishFailures counts failed publication attempts (each retried in
 	// the background; in Synchronous mode the first is also returned to
 	// the revoking call); Retries counts the retry rounds.
@@ -190,16 +207,18 @@ type Stats struct {
 // when there is a StateDir), and [Replicator.CaughtUp] waits. Stats tells
 // whether it is attached. Errors that waiting cannot cure are returned:
 // an invalid Config ([ErrInvalidConfig]), a stream that could lose records
-// ([ErrStreamConfig]), a damaged outbox ([ErrOutboxDamaged]).
+// ([ErrStreamConfig]), a damaged outbox ([ErrOutboxDamaged]), a StateDir
+// another Replicator of the stream uses ([ErrStateDirLocked]).
 //
 // With no stream of that name, New creates one from cfg: file storage,
 // subjects "<SubjectPrefix>.>", Replicas, MaxAge, Duplicates, per-message
-// TTLs (unless NoMsgTTL or the server predates 2.11), limits retention and
-// no message or byte limits. An existing stream is not changed; New refuses
+// TTLs (unless NoMsgTTL or the server predates 2.11), limits retention, no
+// message or byte limits, and a MaxMsgSize of 1 KiB (a record message is
+// about 200 bytes; larger ones would only cost every replica memory). An existing stream is not changed; New refuses
 // it with an error wrapping [ErrStreamConfig] if it could drop live records,
 // is a mirror, has NoAck or a subject transform, or does not capture
 // "<SubjectPrefix>.v1", and logs a warning if it has fewer replicas than
-// cfg.Replicas.
+// cfg.Replicas or no MaxMsgSize of at most 64 KiB.
 //
 // Records the engine accepted before New are not published. New returns
 // before the stream has been read: call [Replicator.CaughtUp] before
@@ -224,8 +243,6 @@ func New(ctx context.Context, e *revoke.Engine, js jetstream.JetStream, cfg Conf
 		mac:       newMacer(cfg.SubjectPrefix, cfg.SigningKey, cfg.VerifyKeys),
 		durable:   ecfg.Sync == revoke.SyncAlways,
 		parallel:  ecfg.Sync == revoke.SyncAlways && ecfg.Dir != "",
-		horizon:   int64((MinMaxAge(ecfg) + cfg.MaxClockSkew + time.Second - 1) / time.Second),
-		ahead:     int64((ecfg.Leeway + cfg.MaxClockSkew + time.Second - 1) / time.Second),
 		attached:  make(chan struct{}),
 		pubStop:   make(chan struct{}),
 		abort:     make(chan struct{}),
@@ -237,11 +254,19 @@ func New(ctx context.Context, e *revoke.Engine, js jetstream.JetStream, cfg Conf
 		check:     make(chan struct{}, 1),
 		resets:    make(chan streamChange, 1),
 	}
+	r.setLimits(ecfg)
+	r.stopCtx, r.cancel = context.WithCancel(context.Background())
+	r.abortCtx, r.abortCancel = context.WithCancel(context.Background())
 	var kept []outboxEntry
 	if cfg.StateDir != "" {
+		r.lock, err = lockState(lockPath(cfg.StateDir, cfg.Stream), cfg.StateDir)
+		if err != nil {
+			return nil, err
+		}
 		r.posPath = positionPath(cfg.StateDir, cfg.Stream)
 		out, entries, torn, err := openOutbox(outboxPath(cfg.StateDir, cfg.Stream), r.durable, time.Now().Unix())
 		if err != nil {
+			_ = r.lock.Close()
 			return nil, err
 		}
 		if torn > 0 {
@@ -265,8 +290,13 @@ func New(ctx context.Context, e *revoke.Engine, js jetstream.JetStream, cfg Conf
 	case err == nil:
 		close(r.attached)
 	case errors.Is(err, ErrStreamConfig):
+		r.cancel()
+		r.abortCancel()
 		if r.out != nil {
 			_ = r.out.close()
+		}
+		if r.lock != nil {
+			_ = r.lock.Close()
 		}
 		return nil, err
 	default:
@@ -325,7 +355,7 @@ func (r *Replicator) attachLoop() bool {
 		if !sleep(wait, r.stop) {
 			return false
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.PublishTimeout)
+		ctx, cancel := context.WithTimeout(r.stopCtx, r.cfg.PublishTimeout)
 		err := r.attach(ctx)
 		cancel()
 		if err == nil {
@@ -383,6 +413,7 @@ func (r *Replicator) Stats() Stats {
 		OutboxErrors:    r.outboxErrors.Load(),
 		Published:       r.published.Load(),
 		Duplicates:      r.duplicates.Load(),
+		BadDuplicates:   r.badDuplicates.Load(),
 		PublishFailures: r.pubFailures.Load(),
 		Retries:         r.retries.Load(),
 		QueueFull:       r.queueFull.Load(),
@@ -430,10 +461,11 @@ func (r *Replicator) Close() error {
 		r.mu.Unlock()
 
 		close(r.pubStop)
-		t := time.AfterFunc(r.cfg.CloseTimeout, func() { close(r.abort) })
+		t := time.AfterFunc(r.cfg.CloseTimeout, func() { close(r.abort); r.abortCancel() })
 		<-r.pubDone
 		t.Stop()
-		if n := r.queued.Load(); n > 0 {
+		r.abortCancel()
+		if n := r.unpublished(); n > 0 {
 			where := "they stay revoked locally"
 			if r.out != nil {
 				where = "they stay revoked locally and in the outbox, published at the next start"
@@ -442,6 +474,7 @@ func (r *Replicator) Close() error {
 		}
 
 		close(r.stop)
+		r.cancel() // an attach or subscribe attempt in flight ends now, not after PublishTimeout
 		r.iterMu.Lock()
 		if r.iter != nil {
 			r.iter.Stop()
@@ -455,6 +488,9 @@ func (r *Replicator) Close() error {
 			if err := r.out.close(); err != nil {
 				r.closeErr = errors.Join(r.closeErr, err)
 			}
+		}
+		if r.lock != nil {
+			_ = r.lock.Close()
 		}
 	})
 	return r.closeErr

@@ -416,9 +416,11 @@ func TestCloseInAnyOrder(t *testing.T) {
 		assert.Equal(t, len(ks), d.e.Len())
 	})
 	t.Run("engine closed first", func(t *testing.T) {
+		// A stream of its own: on the default one, B could apply the
+		// first subtest's record before its engine is closed.
 		js := connect(t, s.ClientURL())
-		pub := newReplica(t, js, "", Config{Publish: Synchronous})
-		b := newReplica(t, connect(t, s.ClientURL()), t.TempDir(), Config{})
+		pub := newReplica(t, js, "", Config{Publish: Synchronous, Stream: "ENGINECLOSED", SubjectPrefix: "engineclosed"})
+		b := newReplica(t, connect(t, s.ClientURL()), t.TempDir(), Config{Stream: "ENGINECLOSED", SubjectPrefix: "engineclosed"})
 		require.NoError(t, b.e.Close())
 		require.NoError(t, pub.e.Revoke("late", time.Now().Add(time.Hour)), "B's closed engine does not disturb A")
 		require.NoError(t, b.r.Close())

@@ -11,6 +11,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// maxRecordMsgSize is the MaxMsgSize of a stream New creates (headers and
+// payload, as the server counts): a record message is about 200 bytes
+// (16-byte payload; message id, MAC and TTL headers), and whoever may
+// publish on the subject must not be able to store messages of up to
+// max_payload that every replica then reads into memory by the thousand.
+const maxRecordMsgSize = 1024
+
 // ensureStream returns the stream's info, creating the stream if there is
 // none, and checks that its configuration keeps every live record. An
 // existing stream with fewer replicas than Config.Replicas is accepted with
@@ -28,6 +35,7 @@ func (r *Replicator) ensureStream(ctx context.Context) (*jetstream.StreamInfo, e
 			Replicas:    r.cfg.Replicas,
 			MaxAge:      r.cfg.MaxAge,
 			Duplicates:  r.cfg.Duplicates,
+			MaxMsgSize:  maxRecordMsgSize,
 			AllowMsgTTL: !r.cfg.NoMsgTTL && serverAtLeast(r.js.Conn().ConnectedServerVersion(), 2, 11),
 		}
 		s, err = r.js.CreateStream(ctx, sc)
@@ -41,6 +49,10 @@ func (r *Replicator) ensureStream(ctx context.Context) (*jetstream.StreamInfo, e
 	info := s.CachedInfo()
 	if err := checkStream(info.Config, r.subject, MinMaxAge(r.e.Config())); err != nil {
 		return nil, err
+	}
+	if info.Config.MaxMsgSize <= 0 || info.Config.MaxMsgSize > 64<<10 {
+		r.log.Warn("natsrevoke: the existing stream accepts large messages, which every replica reads into memory by the thousand; New does not change it (set it with `nats stream edit --max-msg-size 1024`)",
+			"max_msg_size", info.Config.MaxMsgSize)
 	}
 	if info.Config.Replicas < r.cfg.Replicas {
 		r.log.Warn("natsrevoke: the existing stream has fewer replicas than Config.Replicas; New does not change it (raise it with `nats stream edit`)",
@@ -68,6 +80,12 @@ func checkStream(sc jetstream.StreamConfig, subject string, minAge time.Duration
 	case sc.SubjectTransform != nil:
 		return bad("has a subject transform (%q → %q): records would be stored on other subjects than they were published on; remove it",
 			sc.SubjectTransform.Source, sc.SubjectTransform.Destination)
+	case sc.AllowRollup:
+		return bad("allows roll-ups (AllowRollup, switched on by message schedules and subject delete markers too): one message with a Nats-Rollup header, which a publish permission alone can send, would purge every record; use a stream without")
+	case sc.Sealed:
+		return bad("is sealed: it takes no publications")
+	case sc.AllowMsgCounter:
+		return bad("is a counter stream: it takes counter increments only, not records")
 	case sc.NoAck:
 		return bad("has NoAck set: publications would never be acknowledged, so no publisher could know a record is stored; remove it")
 	case sc.MaxAge != 0 && sc.MaxAge < minAge:
@@ -180,7 +198,7 @@ func (r *Replicator) watch() {
 // create it, since no replica could publish or read until someone did; the
 // caller then sees a stream with another creation time.
 func (r *Replicator) streamInfo() (*jetstream.StreamInfo, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.PublishTimeout)
+	ctx, cancel := context.WithTimeout(r.stopCtx, r.cfg.PublishTimeout)
 	defer cancel()
 	s, err := r.js.Stream(ctx, r.stream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
