@@ -161,6 +161,11 @@ func loadDir(fsys fileSystem, dir string, apply func([]record), visit func(FileR
 			gapName(first, last), first))
 	}
 	var newest uint64
+	if len(live) > 0 && live[len(live)-1] == lastGeneration {
+		fail(FileReport{Name: journalName(lastGeneration), Kind: "journal", Generation: lastGeneration, Verdict: VerdictCorrupt},
+			missingf(dir, "%s has the last generation: no journal can follow it (the generations are used up; no release reaches it by rotating)",
+				journalName(lastGeneration)))
+	}
 	for i, gen := range live {
 		if i > 0 && gen != live[i-1]+1 {
 			fail(missingReport(live[i-1]+1, gen-1), missingf(dir, "%s is missing: the journals jump from generation %016x to %016x",

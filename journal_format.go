@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -81,6 +82,12 @@ const (
 
 	journalPrefix = "journal-"
 	journalSuffix = ".rvk"
+
+	// lastGeneration is the highest journal generation. No journal follows
+	// it: rotation stops there, and New refuses a directory whose newest
+	// journal has it, since the generation after it would wrap around to
+	// one that exists (creating it would truncate it).
+	lastGeneration = math.MaxUint64
 )
 
 // journalName returns the file name of a journal generation.
