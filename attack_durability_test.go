@@ -96,3 +96,120 @@ func TestAttackLastGeneration(t *testing.T) {
 		assert.Equal(t, 5, rep.Live, "every record is still in the files")
 	})
 }
+
+// TestAttackLeftoverSnapshotProvesJournals: a snapshot is started only
+// after the rotation before it created (and fsynced) the next journal, so a
+// leftover snapshot.rvk.tmp proves that journal existed. New used to delete
+// the leftover and start on whatever was left: with every journal deleted
+// it started empty, and with the newest deleted it lost that journal's
+// revocations, although the leftover said they had been there.
+func TestAttackLeftoverSnapshotProvesJournals(t *testing.T) {
+	tmpHeader := func(gen uint64) func(t *testing.T, dir string) {
+		return func(t *testing.T, dir string) {
+			var buf bytes.Buffer
+			sw := newSnapshotWriter(&buf, snapshotHeader{created: time.Now().Unix(), generation: gen})
+			sw.add([]record{liveRecord(5)}) // a crash mid-write: the header and a part
+			sw.flush()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, snapshotTmpName), buf.Bytes()[:40], 0o600))
+		}
+	}
+	tornTmp := func(t *testing.T, dir string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, snapshotTmpName), nil, 0o600))
+	}
+	remove := func(names ...string) func(t *testing.T, dir string) {
+		return func(t *testing.T, dir string) {
+			for _, n := range names {
+				require.NoError(t, os.Remove(filepath.Join(dir, n)))
+			}
+		}
+	}
+	// journals builds journals 1 (a keys) and 2 (b keys): what a crash in
+	// the first snapshot leaves, the rotation to 2 done.
+	journals := func(t *testing.T) (string, []string) {
+		dir := t.TempDir()
+		session(t, dir, keyRange("a", 3), false)
+		session(t, dir, keyRange("b", 3), false)
+		return dir, append(keyRange("a", 3), keyRange("b", 3)...)
+	}
+	// snapshotted builds snapshot 2 (a keys) and journals 2 (empty), 3 (b
+	// keys) and 4 (c keys).
+	snapshotted := func(t *testing.T) (string, []string) {
+		dir := t.TempDir()
+		session(t, dir, keyRange("a", 3), true)
+		session(t, dir, keyRange("b", 3), false)
+		session(t, dir, keyRange("c", 3), false)
+		require.Equal(t, []uint64{2, 3, 4}, journalGens(t, dir))
+		return dir, append(append(keyRange("a", 3), keyRange("b", 3)...), keyRange("c", 3)...)
+	}
+	for _, tc := range []struct {
+		name    string
+		setup   func(t *testing.T) (string, []string)
+		damage  []func(t *testing.T, dir string)
+		refused string // "" when New must recover every key
+	}{
+		{"a crash in the first snapshot", journals, []func(*testing.T, string){tmpHeader(2)}, ""},
+		{"a crash before the leftover's header was written", journals, []func(*testing.T, string){tornTmp}, ""},
+		{"a crash in a later snapshot", snapshotted, []func(*testing.T, string){tmpHeader(4)}, ""},
+		{"a crash in a later snapshot, the leftover's header torn", snapshotted, []func(*testing.T, string){tornTmp}, ""},
+		{"every journal deleted", journals, []func(*testing.T, string){tmpHeader(2), remove(journalName(1), journalName(2))},
+			"journal-0000000000000001.rvk to journal-0000000000000002.rvk (2 journals) is missing"},
+		{"every journal deleted, the leftover's header torn", journals, []func(*testing.T, string){tornTmp, remove(journalName(1), journalName(2))},
+			"journal-0000000000000001.rvk to journal-0000000000000002.rvk (2 journals) is missing"},
+		{"the newest journal deleted", journals, []func(*testing.T, string){tmpHeader(2), remove(journalName(2))},
+			"journal-0000000000000002.rvk is missing"},
+		{"the newest journal after a snapshot deleted", snapshotted, []func(*testing.T, string){tmpHeader(4), remove(journalName(4))},
+			"journal-0000000000000004.rvk is missing"},
+		{"every journal after the snapshot's first deleted, the leftover's header torn", snapshotted,
+			[]func(*testing.T, string){tornTmp, remove(journalName(3), journalName(4))}, "journal-0000000000000003.rvk is missing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, keys := tc.setup(t)
+			for _, d := range tc.damage {
+				d(t, dir)
+			}
+			before := dirSnapshot(t, dir)
+			e, err := New(durableConfig(dir))
+			if tc.refused == "" {
+				require.NoError(t, err)
+				defer e.Close()
+				requireRevoked(t, e, keys)
+				_, err := os.Stat(filepath.Join(dir, snapshotTmpName))
+				assert.ErrorIs(t, err, os.ErrNotExist, "the leftover is deleted")
+				return
+			}
+			if err == nil {
+				_ = e.Close()
+			}
+			require.ErrorIs(t, err, ErrCorrupt)
+			assert.Contains(t, err.Error(), tc.refused)
+			assert.Contains(t, err.Error(), snapshotTmpName)
+			assert.Equal(t, before, dirSnapshot(t, dir), "a refused directory is left as it is")
+			rep, err := InspectDir(dir)
+			require.ErrorIs(t, err, ErrCorrupt)
+			assert.Contains(t, rep.Files, missingReportFor(t, rep, tc.refused))
+		})
+	}
+	t.Run("a leftover that is not a file", func(t *testing.T) {
+		dir, _ := journals(t)
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, snapshotTmpName, "x"), 0o700))
+		_, err := New(durableConfig(dir))
+		require.Error(t, err, "New cannot delete it; the inspector must not say it would")
+		assert.Contains(t, err.Error(), snapshotTmpName)
+		rep, err := InspectDir(dir)
+		require.Error(t, err)
+		assert.Equal(t, VerdictUnreadable, rep.Files[len(rep.Files)-1].Verdict)
+	})
+}
+
+// missingReportFor returns the file of rep whose verdict is missing and
+// whose name starts the problem want, failing the test if there is none.
+func missingReportFor(t *testing.T, rep DirReport, want string) FileReport {
+	t.Helper()
+	for _, f := range rep.Files {
+		if f.Verdict == VerdictMissing && len(want) >= len(f.Name) && want[:len(f.Name)] == f.Name {
+			return f
+		}
+	}
+	t.Fatalf("no missing file for %q in %+v", want, rep.Files)
+	return FileReport{}
+}

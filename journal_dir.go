@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -211,9 +212,34 @@ func loadDir(fsys fileSystem, dir string, apply func([]record), visit func(FileR
 		}
 	}
 	if d.tmp {
-		report(FileReport{Name: snapshotTmpName, Kind: "snapshot", Verdict: VerdictLeftover,
-			Problem: "an unfinished snapshot; New deletes it"})
-		plan.removeTmp = true
+		// A snapshot is started only after the rotation that precedes it
+		// has created (and fsynced) its journal: a leftover one proves
+		// that journal, and every one before it back to the snapshot's
+		// generation, existed. It must still be there.
+		path := filepath.Join(dir, snapshotTmpName)
+		r := FileReport{Name: snapshotTmpName, Kind: "snapshot"}
+		tmpGen, size, err := readSnapshotTmpGen(fsys, path)
+		r.Size, r.Generation = size, tmpGen
+		want := max(tmpGen, first+1, 2)
+		if !snapOK && d.snapshot {
+			want = max(tmpGen, 2) // the snapshot's generation is unknown
+		}
+		lo := newest + 1
+		if snapOK && newest < first {
+			lo = first + 1 // journal first is reported missing above
+		}
+		switch {
+		case err != nil:
+			fail(r, err)
+		case newest < want && lo <= want:
+			fail(missingReport(lo, want), missingf(dir,
+				"%s is missing: %s, a snapshot left unfinished, was started after the rotation to generation %016x, so the journals cannot end before it",
+				gapName(lo, want), snapshotTmpName, want))
+		default:
+			r.Verdict, r.Problem = VerdictLeftover, "an unfinished snapshot; New deletes it"
+			report(r)
+			plan.removeTmp = true
+		}
 	}
 	if len(errs) > 0 {
 		return plan, mostTelling(errs)
@@ -263,6 +289,33 @@ func readSnapshotFile(fsys fileSystem, path string, apply func([]record)) (snaps
 		size = st.Size()
 	}
 	return h, n, size, err
+}
+
+// readSnapshotTmpGen returns the generation in the header of the unfinished
+// snapshot at path, or 0 when its header is incomplete or does not verify
+// (the write that a crash interrupted may not have reached it), and its
+// size. An entry that cannot be read (a directory, an I/O error) is an
+// error: New would have to delete what it does not know.
+func readSnapshotTmpGen(fsys fileSystem, path string) (uint64, int64, error) {
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return 0, 0, fmt.Errorf("revoke: opening unfinished snapshot: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, 0, fmt.Errorf("revoke: unfinished snapshot: %w", err)
+	}
+	var h [snapshotHeaderSize]byte
+	n, err := f.ReadAt(h[:], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 0, st.Size(), fmt.Errorf("revoke: reading %s: %w", path, err)
+	}
+	if n < len(h) || string(h[:4]) != snapshotMagic || binary.LittleEndian.Uint32(h[4:]) != snapshotVersion ||
+		binary.LittleEndian.Uint32(h[28:]) != crc32.Checksum(h[:28], castagnoli) {
+		return 0, st.Size(), nil
+	}
+	return binary.LittleEndian.Uint64(h[16:]), st.Size(), nil
 }
 
 // checkJournalVersion returns an error wrapping ErrUnsupportedVersion if the
