@@ -2,9 +2,11 @@ package revoke
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -212,4 +214,67 @@ func missingReportFor(t *testing.T, rep DirReport, want string) FileReport {
 	}
 	t.Fatalf("no missing file for %q in %+v", want, rep.Files)
 	return FileReport{}
+}
+
+// TestAttackMisspelledJournalNames: a generation in upper-case hex digits
+// parsed as a journal, but recovery opened the lower-case name: a renamed
+// journal read as "unreadable, check the permissions" (the inspector's exit
+// status 2), and a copy beside the original as a gap of 2^64-1 journals.
+// On a case-insensitive file system New would also create the journal of
+// that generation over it. It is a file New must refuse, by its name.
+func TestAttackMisspelledJournalNames(t *testing.T) {
+	build := func(t *testing.T) string {
+		dir := t.TempDir()
+		for i := range 11 {
+			session(t, dir, keyRange(fmt.Sprintf("s%d-", i), 1), false)
+		}
+		require.Equal(t, uint64(11), journalGens(t, dir)[10])
+		return dir
+	}
+	path := func(dir string, gen uint64) string { return filepath.Join(dir, journalName(gen)) }
+	upper := func(dir string, gen uint64) string {
+		return filepath.Join(dir, journalPrefix+strings.ToUpper(fmt.Sprintf("%016x", gen))+journalSuffix)
+	}
+	for _, tc := range []struct {
+		name   string
+		damage func(t *testing.T, dir string) string
+	}{
+		{"a journal renamed", func(t *testing.T, dir string) string {
+			require.NoError(t, os.Rename(path(dir, 10), upper(dir, 10)))
+			return upper(dir, 10)
+		}},
+		{"the newest journal renamed", func(t *testing.T, dir string) string {
+			require.NoError(t, os.Rename(path(dir, 11), upper(dir, 11)))
+			return upper(dir, 11)
+		}},
+		{"a copy beside the original", func(t *testing.T, dir string) string {
+			data, err := os.ReadFile(path(dir, 10))
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(upper(dir, 10), data, 0o600))
+			return upper(dir, 10)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := build(t)
+			bad := filepath.Base(tc.damage(t, dir))
+			before := dirSnapshot(t, dir)
+			_, err := New(durableConfig(dir))
+			require.ErrorIs(t, err, ErrCorrupt)
+			assert.Contains(t, err.Error(), bad)
+			assert.NotContains(t, err.Error(), "18446744073709551615")
+			assert.Equal(t, before, dirSnapshot(t, dir), "a refused directory is left as it is")
+			rep, err := InspectDir(dir)
+			require.ErrorIs(t, err, ErrCorrupt)
+			for _, f := range rep.Files {
+				assert.NotEqual(t, VerdictUnreadable, f.Verdict, f.Name)
+			}
+		})
+	}
+	t.Run("only the spelling New writes is a journal", func(t *testing.T) {
+		_, ok := parseJournalName(journalPrefix + "000000000000000A" + journalSuffix)
+		assert.False(t, ok, "neither read nor deleted as stale: refused")
+		g, ok := parseJournalName(journalName(0xa))
+		assert.True(t, ok)
+		assert.Equal(t, uint64(0xa), g)
+	})
 }

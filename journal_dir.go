@@ -31,6 +31,9 @@ type dirFiles struct {
 	snapshot bool
 	tmp      bool
 	journals []uint64
+	// misspelled holds names of journals in a spelling no release writes
+	// (upper-case hex digits).
+	misspelled []string
 }
 
 func listDir(fsys fileSystem, dir string) (dirFiles, error) {
@@ -48,6 +51,8 @@ func listDir(fsys fileSystem, dir string) (dirFiles, error) {
 		default:
 			if g, ok := parseJournalName(name); ok {
 				d.journals = append(d.journals, g)
+			} else if _, ok := parseJournalNameFold(name); ok {
+				d.misspelled = append(d.misspelled, name)
 			}
 		}
 	}
@@ -106,6 +111,15 @@ func loadDir(fsys fileSystem, dir string, apply func([]record), visit func(FileR
 		r.Problem = err.Error()
 		report(r)
 		errs = append(errs, err)
+	}
+	for _, name := range d.misspelled {
+		// Never ignored: it may hold a journal's records, and on a
+		// case-insensitive file system creating the journal of its
+		// generation would truncate it.
+		g, _ := parseJournalNameFold(name)
+		fail(FileReport{Name: name, Kind: "journal", Generation: g, Verdict: VerdictCorrupt},
+			corruptf(filepath.Join(dir, name), 0, "named like a journal in a spelling no release writes (upper-case hex digits; %s is the name): renamed by hand or copied by a tool that changed its case; give it its name back, or move it out of the directory",
+				journalName(g)))
 	}
 	first, snapOK := uint64(1), false
 	if d.snapshot {
