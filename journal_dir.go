@@ -291,17 +291,41 @@ func mostTelling(errs []error) error {
 	return errs[0]
 }
 
-func readSnapshotFile(fsys fileSystem, path string, apply func([]record)) (snapshotHeader, int, int64, error) {
+// openRegular opens the file at path (a what) for reading and returns it
+// with its size, or an error naming it if it is not a regular file. It
+// looks before it opens: opening a named pipe for reading waits for a
+// writer, and New (or the inspector) would wait with it, forever.
+func openRegular(fsys fileSystem, path, what string) (file, int64, error) {
+	notRegular := func(st fs.FileInfo) error {
+		return fmt.Errorf("revoke: %s %s is not a regular file (mode %v): move it out of the directory", what, path, st.Mode().Type())
+	}
+	if st, err := fsys.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, 0, notRegular(st)
+	}
 	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
-		return snapshotHeader{}, 0, 0, fmt.Errorf("revoke: opening snapshot: %w", err)
+		return nil, 0, fmt.Errorf("revoke: opening %s: %w", what, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, 0, fmt.Errorf("revoke: %s: %w", what, err)
+	}
+	if !st.Mode().IsRegular() {
+		_ = f.Close()
+		return nil, 0, notRegular(st)
+	}
+	return f, st.Size(), nil
+}
+
+func readSnapshotFile(fsys fileSystem, path string, apply func([]record)) (snapshotHeader, int, int64, error) {
+	f, size, err := openRegular(fsys, path, "snapshot")
+	if err != nil {
+		return snapshotHeader{}, 0, size, err
 	}
 	defer f.Close()
 	n := 0
-	h, size, err := readSnapshot(newBufReader(f), path, func(recs []record) { n += len(recs); apply(recs) })
-	if st, serr := f.Stat(); serr == nil {
-		size = st.Size()
-	}
+	h, _, err := readSnapshot(newBufReader(f), path, func(recs []record) { n += len(recs); apply(recs) })
 	return h, n, size, err
 }
 
@@ -311,34 +335,30 @@ func readSnapshotFile(fsys fileSystem, path string, apply func([]record)) (snaps
 // size. An entry that cannot be read (a directory, an I/O error) is an
 // error: New would have to delete what it does not know.
 func readSnapshotTmpGen(fsys fileSystem, path string) (uint64, int64, error) {
-	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	f, size, err := openRegular(fsys, path, "unfinished snapshot")
 	if err != nil {
-		return 0, 0, fmt.Errorf("revoke: opening unfinished snapshot: %w", err)
+		return 0, size, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return 0, 0, fmt.Errorf("revoke: unfinished snapshot: %w", err)
-	}
 	var h [snapshotHeaderSize]byte
 	n, err := f.ReadAt(h[:], 0)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return 0, st.Size(), fmt.Errorf("revoke: reading %s: %w", path, err)
+		return 0, size, fmt.Errorf("revoke: reading %s: %w", path, err)
 	}
 	if n < len(h) || string(h[:4]) != snapshotMagic || binary.LittleEndian.Uint32(h[4:]) != snapshotVersion ||
 		binary.LittleEndian.Uint32(h[28:]) != crc32.Checksum(h[:28], castagnoli) {
-		return 0, st.Size(), nil
+		return 0, size, nil
 	}
-	return binary.LittleEndian.Uint64(h[16:]), st.Size(), nil
+	return binary.LittleEndian.Uint64(h[16:]), size, nil
 }
 
 // checkJournalVersion returns an error wrapping ErrUnsupportedVersion if the
 // journal at path has the magic of a journal and another version (or an
 // error if it cannot be read); a file too short to tell is not refused.
 func checkJournalVersion(fsys fileSystem, path string) error {
-	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	f, _, err := openRegular(fsys, path, "journal")
 	if err != nil {
-		return fmt.Errorf("revoke: opening journal: %w", err)
+		return err
 	}
 	defer f.Close()
 	var h [8]byte
@@ -358,17 +378,13 @@ func checkJournalVersion(fsys fileSystem, path string) error {
 }
 
 func readJournalFile(fsys fileSystem, path string, gen uint64, apply func([]record)) (journalInfo, int64, error) {
-	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	f, size, err := openRegular(fsys, path, "journal")
 	if err != nil {
-		return journalInfo{}, 0, fmt.Errorf("revoke: opening journal: %w", err)
+		return journalInfo{}, size, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return journalInfo{}, 0, fmt.Errorf("revoke: journal: %w", err)
-	}
-	info, err := readJournal(f, st.Size(), path, gen, apply)
-	return info, st.Size(), err
+	info, err := readJournal(f, size, path, gen, apply)
+	return info, size, err
 }
 
 // repairDir makes the changes of plan, which loadDir found on a directory
