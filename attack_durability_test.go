@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -277,4 +279,117 @@ func TestAttackMisspelledJournalNames(t *testing.T) {
 		assert.True(t, ok)
 		assert.Equal(t, uint64(0xa), g)
 	})
+}
+
+// TestAttackReadOnlyEngineUnderLoad: an engine started read-only (the disk
+// full) while revocations and snapshots keep arriving, that becomes
+// writable in the middle of them. Every revocation acknowledged before,
+// during and after the switch must survive a restart, none refused may
+// have been acknowledged, and the directory must open with no gap.
+func TestAttackReadOnlyEngineUnderLoad(t *testing.T) {
+	dir := t.TempDir()
+	session(t, dir, keyRange("old", 20), true)
+	session(t, dir, keyRange("older", 5), false)
+	exp := time.Now().Add(time.Hour) // real time: the bubble starts in 2000
+	var (
+		mu      sync.Mutex
+		acked   []string
+		refused int
+	)
+	synctest.Test(t, func(t *testing.T) {
+		ffs := newFaultFS()
+		ffs.arm("create")
+		cfg := durableConfig(dir)
+		cfg.fs = ffs
+		cfg.AllowReadOnly = true
+		cfg.MaxTTL = maxMaxTTL
+		e, err := New(cfg)
+		require.ErrorIs(t, err, ErrReadOnly)
+		requireRevoked(t, e, keyRange("old", 20))
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for g := range 3 {
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					k := fmt.Sprintf("g%d-%d", g, i)
+					err := e.Revoke(k, exp)
+					mu.Lock()
+					if err == nil {
+						acked = append(acked, k)
+					} else {
+						assert.ErrorIs(t, err, ErrReadOnly)
+						assert.False(t, e.IsRevoked(k), "a refused revocation is not applied")
+						refused++
+					}
+					mu.Unlock()
+					time.Sleep(200 * time.Millisecond)
+				}
+			})
+		}
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_ = e.Snapshot() // ErrReadOnly until the journal opens
+				time.Sleep(time.Second)
+			}
+		})
+		time.Sleep(3*readOnlyRetry + time.Second)
+		ffs.disarm("create")
+		time.Sleep(3 * readOnlyRetry)
+		close(stop)
+		wg.Wait()
+		require.NoError(t, e.Stats().JournalErr)
+		require.NoError(t, e.Close())
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotZero(t, refused, "revocations were refused while read-only")
+	require.NotEmpty(t, acked, "and acknowledged once writable")
+	e := openTest(t, durableConfig(dir))
+	requireRevoked(t, e, acked)
+	requireRevoked(t, e, keyRange("old", 20))
+	requireRevoked(t, e, keyRange("older", 5))
+	assert.Equal(t, len(acked)+25, e.Len(), "exactly the acknowledged set")
+}
+
+// vanishingFS deletes the file victim right after the first listing of the
+// directory, as a live engine deletes covered journals after a snapshot.
+type vanishingFS struct {
+	osFS
+	victim string
+	once   sync.Once
+}
+
+func (v *vanishingFS) ReadDir(dir string) ([]string, error) {
+	names, err := v.osFS.ReadDir(dir)
+	v.once.Do(func() { _ = os.Remove(v.victim) })
+	return names, err
+}
+
+// TestAttackInspectBesideALiveEngine: the inspector is documented as safe
+// beside a live engine, but a covered journal deleted by the engine's
+// snapshot between the listing and the reading made it report the file
+// unreadable (exit status 2, "check the permissions and the disk") for a
+// healthy directory. It starts over instead.
+func TestAttackInspectBesideALiveEngine(t *testing.T) {
+	dir := t.TempDir()
+	session(t, dir, keyRange("a", 3), false)
+	session(t, dir, keyRange("b", 3), true) // snapshot 3; journals 1, 2 covered
+	require.NoError(t, os.WriteFile(filepath.Join(dir, journalName(1)), []byte("covered"), 0o600))
+	require.Contains(t, journalGens(t, dir), uint64(1))
+	rep, err := inspectDir(&vanishingFS{victim: filepath.Join(dir, journalName(1))}, dir)
+	require.NoError(t, err)
+	for _, f := range rep.Files {
+		assert.NotEqual(t, VerdictUnreadable, f.Verdict, f.Name)
+	}
+	assert.Equal(t, 6, rep.Live)
 }
