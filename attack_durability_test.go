@@ -393,3 +393,27 @@ func TestAttackInspectBesideALiveEngine(t *testing.T) {
 	}
 	assert.Equal(t, 6, rep.Live)
 }
+
+// TestAttackLeftoverOfANewerRelease: New deleted snapshot.rvk.tmp without
+// looking at it, even one a newer release was writing. A file of an
+// unknown version is never deleted: New refuses with ErrUnsupportedVersion
+// and leaves the directory as it is.
+func TestAttackLeftoverOfANewerRelease(t *testing.T) {
+	dir := t.TempDir()
+	session(t, dir, keyRange("a", 3), false)
+	session(t, dir, keyRange("b", 3), false)
+	var buf bytes.Buffer
+	sw := newSnapshotWriter(&buf, snapshotHeader{created: time.Now().Unix(), generation: 2})
+	_, err := sw.finish()
+	require.NoError(t, err)
+	data := buf.Bytes()
+	data[4] = 2 // version 2, whatever its checksums say
+	require.NoError(t, os.WriteFile(filepath.Join(dir, snapshotTmpName), data, 0o600))
+	before := dirSnapshot(t, dir)
+	_, err = New(durableConfig(dir))
+	require.ErrorIs(t, err, ErrUnsupportedVersion)
+	assert.Equal(t, before, dirSnapshot(t, dir), "never deleted")
+	rep, err := InspectDir(dir)
+	require.ErrorIs(t, err, ErrUnsupportedVersion)
+	assert.Equal(t, VerdictUnsupported, rep.Files[len(rep.Files)-1].Verdict)
+}

@@ -333,7 +333,8 @@ func readSnapshotFile(fsys fileSystem, path string, apply func([]record)) (snaps
 // snapshot at path, or 0 when its header is incomplete or does not verify
 // (the write that a crash interrupted may not have reached it), and its
 // size. An entry that cannot be read (a directory, an I/O error) is an
-// error: New would have to delete what it does not know.
+// error: New would have to delete what it does not know; so is one of a
+// newer release (ErrUnsupportedVersion), which New never deletes.
 func readSnapshotTmpGen(fsys fileSystem, path string) (uint64, int64, error) {
 	f, size, err := openRegular(fsys, path, "unfinished snapshot")
 	if err != nil {
@@ -344,6 +345,12 @@ func readSnapshotTmpGen(fsys fileSystem, path string) (uint64, int64, error) {
 	n, err := f.ReadAt(h[:], 0)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return 0, size, fmt.Errorf("revoke: reading %s: %w", path, err)
+	}
+	if n >= 8 && string(h[:4]) == snapshotMagic {
+		if v := binary.LittleEndian.Uint32(h[4:]); v != snapshotVersion && v != 0 {
+			// Written by a newer release: never deleted (see checkVersion).
+			return 0, size, checkVersion(path, "snapshot", v, snapshotVersion)
+		}
 	}
 	if n < len(h) || string(h[:4]) != snapshotMagic || binary.LittleEndian.Uint32(h[4:]) != snapshotVersion ||
 		binary.LittleEndian.Uint32(h[28:]) != crc32.Checksum(h[:28], castagnoli) {
