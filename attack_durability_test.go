@@ -417,3 +417,32 @@ func TestAttackLeftoverOfANewerRelease(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnsupportedVersion)
 	assert.Equal(t, VerdictUnsupported, rep.Files[len(rep.Files)-1].Verdict)
 }
+
+// TestAttackFileOfAnotherDirectory: nothing in a file says which directory
+// it belongs to. A snapshot or journal copied over from another engine's
+// directory (a restore from the wrong backup, two services' directories
+// mixed up) verifies whenever its generation fits, and New starts with the
+// other engine's revocations instead of its own.
+func TestAttackFileOfAnotherDirectory(t *testing.T) {
+	t.Skip("finding: files carry no directory identity; a snapshot or journal of another directory with a fitting generation is accepted and this directory's revocations are lost. " +
+		"Fix: a random directory id in every header (a format version 2), checked by New; too large for this pass")
+	for _, name := range []string{snapshotName, journalName(3)} {
+		t.Run(name, func(t *testing.T) {
+			mine, theirs := t.TempDir(), t.TempDir()
+			session(t, mine, keyRange("mine", 3), true)
+			session(t, mine, keyRange("mine-later", 3), false)
+			session(t, theirs, keyRange("theirs", 3), true)
+			session(t, theirs, keyRange("theirs-later", 3), false)
+			data, err := os.ReadFile(filepath.Join(theirs, name))
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(mine, name), data, 0o600))
+			e, err := New(durableConfig(mine))
+			if err != nil {
+				require.ErrorIs(t, err, ErrCorrupt)
+				return
+			}
+			defer e.Close()
+			requireRevoked(t, e, append(keyRange("mine", 3), keyRange("mine-later", 3)...))
+		})
+	}
+}
