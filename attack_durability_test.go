@@ -163,6 +163,9 @@ func TestAttackLeftoverSnapshotProvesJournals(t *testing.T) {
 			"journal-0000000000000002.rvk is missing"},
 		{"the newest journal after a snapshot deleted", snapshotted, []func(*testing.T, string){tmpHeader(4), remove(journalName(4))},
 			"journal-0000000000000004.rvk is missing"},
+		{"the newest journal cut inside its header", journals, []func(*testing.T, string){tmpHeader(2), func(t *testing.T, dir string) {
+			require.NoError(t, os.Truncate(filepath.Join(dir, journalName(2)), 10))
+		}}, "journal-0000000000000002.rvk at offset 0: incomplete header, but snapshot.rvk.tmp"},
 		{"every journal after the snapshot's first deleted, the leftover's header torn", snapshotted,
 			[]func(*testing.T, string){tornTmp, remove(journalName(3), journalName(4))}, "journal-0000000000000003.rvk is missing"},
 	} {
@@ -190,7 +193,14 @@ func TestAttackLeftoverSnapshotProvesJournals(t *testing.T) {
 			assert.Equal(t, before, dirSnapshot(t, dir), "a refused directory is left as it is")
 			rep, err := InspectDir(dir)
 			require.ErrorIs(t, err, ErrCorrupt)
-			assert.Contains(t, rep.Files, missingReportFor(t, rep, tc.refused))
+			if !strings.Contains(tc.refused, "incomplete header") {
+				assert.Contains(t, rep.Files, missingReportFor(t, rep, tc.refused))
+			}
+			names := map[string]bool{}
+			for _, f := range rep.Files {
+				assert.Falsef(t, names[f.Name], "%s is listed once", f.Name)
+				names[f.Name] = true
+			}
 		})
 	}
 	t.Run("a leftover that is not a file", func(t *testing.T) {

@@ -175,6 +175,14 @@ func loadDir(fsys fileSystem, dir string, apply func([]record), visit func(FileR
 		fail(missingReport(first, last), missingf(dir, "%s is missing: the snapshot covers the generations before %016x and the journals after it must follow",
 			gapName(first, last), first))
 	}
+	// A leftover snapshot is read before the journals: its generation says
+	// which journals had a complete, fsynced header (see below).
+	var tmpGen uint64
+	var tmpSize int64
+	var tmpErr error
+	if d.tmp {
+		tmpGen, tmpSize, tmpErr = readSnapshotTmpGen(fsys, filepath.Join(dir, snapshotTmpName))
+	}
 	var newest uint64
 	if len(live) > 0 && live[len(live)-1] == lastGeneration {
 		fail(FileReport{Name: journalName(lastGeneration), Kind: "journal", Generation: lastGeneration, Verdict: VerdictCorrupt},
@@ -215,6 +223,8 @@ func loadDir(fsys fileSystem, dir string, apply func([]record), visit func(FileR
 			fail(r, corruptf(path, info.end, "%s, in a journal that a later one follows: only the newest journal can end in an interrupted write", info.why))
 		case info.end == 0 && snapOK && gen == first:
 			fail(r, corruptf(path, 0, "%s, in the journal the snapshot starts from: it was complete before the snapshot was written", info.why))
+		case info.end == 0 && gen <= tmpGen:
+			fail(r, corruptf(path, 0, "%s, but %s, a snapshot left unfinished, was started after this journal was created and fsynced: it was cut", info.why, snapshotTmpName))
 		default:
 			r.Verdict = VerdictTorn
 			r.Problem = fmt.Sprintf("%d bytes from offset %d (%s) are what an interrupted write leaves: never acknowledged; New trims them", r.TornBytes, info.end, info.why)
@@ -230,10 +240,8 @@ func loadDir(fsys fileSystem, dir string, apply func([]record), visit func(FileR
 		// has created (and fsynced) its journal: a leftover one proves
 		// that journal, and every one before it back to the snapshot's
 		// generation, existed. It must still be there.
-		path := filepath.Join(dir, snapshotTmpName)
-		r := FileReport{Name: snapshotTmpName, Kind: "snapshot"}
-		tmpGen, size, err := readSnapshotTmpGen(fsys, path)
-		r.Size, r.Generation = size, tmpGen
+		r := FileReport{Name: snapshotTmpName, Kind: "snapshot", Size: tmpSize, Generation: tmpGen}
+		err := tmpErr
 		want := max(tmpGen, first+1, 2)
 		if !snapOK && d.snapshot {
 			want = max(tmpGen, 2) // the snapshot's generation is unknown
