@@ -2,7 +2,9 @@ package revoke
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"math"
 	"os"
 	"path/filepath"
@@ -453,6 +455,66 @@ func TestAttackFileOfAnotherDirectory(t *testing.T) {
 			}
 			defer e.Close()
 			requireRevoked(t, e, append(keyRange("mine", 3), keyRange("mine-later", 3)...))
+		})
+	}
+}
+
+// TestAttackForgedAndMisplacedSeals: a seal anywhere but at the very end of
+// a journal with the sealed flag, a seal whose count is off, and a seal of
+// another generation are refused; they never let a cut journal pass for a
+// complete one, or hide frames behind them.
+func TestAttackForgedAndMisplacedSeals(t *testing.T) {
+	const gen = 1
+	frames := func(n int) []byte {
+		var b []byte
+		for i := range n {
+			f := sealedFrame(gen, 1)
+			binary.LittleEndian.PutUint64(f[journalFrameHead:], uint64(2000+i))
+			sealFrames(f, genSeed(gen))
+			b = append(b, f...)
+		}
+		return b
+	}
+	seal := func(g uint64, records uint64) []byte {
+		s := journalSeal(genSeed(g), records)
+		return s[:]
+	}
+	header := func(flags uint32) []byte {
+		h := journalHeader(gen, time.Now().Unix())
+		binary.LittleEndian.PutUint32(h[24:], flags)
+		binary.LittleEndian.PutUint32(h[28:], crc32.Checksum(h[:28], castagnoli))
+		return h[:]
+	}
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	for _, tc := range []struct {
+		name string
+		data []byte
+		ok   bool
+	}{
+		{"sealed at the end", cat(header(journalFlagSealed), frames(3), seal(gen, 3)), true},
+		{"a seal in the middle", cat(header(journalFlagSealed), frames(1), seal(gen, 1), frames(2)), false},
+		{"a seal in the middle and at the end", cat(header(journalFlagSealed), frames(1), seal(gen, 1), frames(2), seal(gen, 3)), false},
+		{"a seal that counts too few (frames cut and a seal forged)", cat(header(journalFlagSealed), frames(2), seal(gen, 3)), false},
+		{"a seal that counts too many", cat(header(journalFlagSealed), frames(3), seal(gen, 2)), false},
+		{"a seal of another generation", cat(header(journalFlagSealed), frames(3), seal(gen+1, 3)), false},
+		{"a seal in a journal without the sealed flag", cat(header(0), frames(3), seal(gen, 3)), false},
+		{"two seals", cat(header(journalFlagSealed), frames(3), seal(gen, 3), seal(gen, 3)), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Journal 1 is followed by journal 2, so it must be complete.
+			dir := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, journalName(gen)), tc.data, 0o600))
+			writeJournalFile(t, dir, gen+1, 1, false)
+			e, err := New(durableConfig(dir))
+			if !tc.ok {
+				require.ErrorIs(t, err, ErrCorrupt)
+				return
+			}
+			require.NoError(t, err)
+			defer e.Close()
+			for i := range 3 {
+				assert.True(t, e.contains(uint64(2000+i)))
+			}
 		})
 	}
 }
