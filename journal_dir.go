@@ -23,7 +23,9 @@ import (
 // the whole directory without changing anything (loadDir) and only then
 // repairs what a crash leaves (repairDir): it removes the temporary
 // snapshot and the stale journals, and trims the torn tail of the newest
-// journal.
+// journal. A temporary snapshot is also evidence: it is created only after
+// the rotation before it created and fsynced the next journal, whose
+// generation its header names, so the journals must reach that far.
 
 // dirFiles is what a directory holds: the snapshot (if any) and the
 // journal generations, in order.

@@ -331,8 +331,10 @@ var deadlineBounds = []time.Duration{
 // file of a newer release, and another error (wrapping the operating
 // system's, such as [fs.ErrNotExist] or [fs.ErrPermission]) when dir or a
 // file cannot be read. It is safe to run beside a live engine, although
-// files may then change under it. Cost: it reads every file and holds 16
-// bytes per distinct entry in memory.
+// files may then change under it: when a file it listed is gone by the
+// time it opens it (a snapshot deleted a covered journal), it starts over,
+// up to 3 times. Cost: it reads every file and holds 16 bytes per distinct
+// entry in memory.
 func InspectDir(dir string) (DirReport, error) {
 	return inspectDir(osFS{}, dir)
 }
