@@ -120,7 +120,7 @@ func loadDir(fsys fileSystem, dir string, apply func([]record), visit func(FileR
 		// generation would truncate it.
 		g, _ := parseJournalNameFold(name)
 		fail(FileReport{Name: name, Kind: "journal", Generation: g, Verdict: VerdictCorrupt},
-			corruptf(filepath.Join(dir, name), 0, "named like a journal in a spelling no release writes (upper-case hex digits; %s is the name): renamed by hand or copied by a tool that changed its case; give it its name back, or move it out of the directory",
+			corruptf(filepath.Join(dir, name), 0, "named like a journal in a spelling no release writes (upper-case hex digits; New writes %s): renamed by hand or copied by a tool that changed its case; give it that name back, or move it out of the directory",
 				journalName(g)))
 	}
 	first, snapOK := uint64(1), false
