@@ -518,3 +518,68 @@ func TestAttackForgedAndMisplacedSeals(t *testing.T) {
 		})
 	}
 }
+
+// FuzzRecoverDir fuzzes a whole directory rather than one file: journal 1
+// (complete and sealed, three records) followed by a newest journal 2 and
+// a leftover snapshot.rvk.tmp made of the fuzzer's bytes. Whatever they
+// hold, loadDir never panics; when it accepts, every record of journal 1
+// is loaded, at most one frame is trimmed, and only from journal 2; the
+// repair converges: after repairDir the directory loads again with nothing
+// left to trim, the same records, and the generation New would start.
+func FuzzRecoverDir(f *testing.F) {
+	valid := func(n int) []byte {
+		h := journalHeader(2, 1)
+		return append(h[:], sealedFrame(2, n)...)
+	}
+	f.Add(valid(2), []byte(nil), false)
+	f.Add(valid(2)[:50], []byte("half"), true)
+	f.Add([]byte("RVKJ"), []byte(nil), true)
+	seal := journalSeal(genSeed(2), 1)
+	f.Add(append(valid(1), seal[:]...), []byte(nil), false)
+	f.Add(valid(3)[:70], []byte(nil), false)
+	f.Fuzz(func(t *testing.T, newest, tmp []byte, withTmp bool) {
+		dir := t.TempDir()
+		writeJournalFile(t, dir, 1, 3, true)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, journalName(2)), newest, 0o600))
+		if withTmp {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, snapshotTmpName), tmp, 0o600))
+		}
+		load := func() (map[uint64]bool, []FileReport, dirPlan, error) {
+			got := map[uint64]bool{}
+			var files []FileReport
+			plan, err := loadDir(osFS{}, dir, func(recs []record) {
+				for _, r := range recs {
+					got[r.fp] = true
+				}
+			}, func(r FileReport) { files = append(files, r) })
+			return got, files, plan, err
+		}
+		got, files, plan, err := load()
+		if err != nil {
+			return
+		}
+		for i := range 3 {
+			require.True(t, got[uint64(1000+i)], "a record of the sealed journal 1")
+		}
+		for _, r := range files {
+			if r.Verdict == VerdictTorn {
+				require.Equal(t, journalName(2), r.Name, "only the newest journal is trimmed")
+				require.LessOrEqual(t, r.TornBytes, int64(journalFrameHead+journalFrameMax*recordSize))
+			}
+		}
+		require.NoError(t, repairDir(osFS{}, dir, plan))
+		again, files2, plan2, err := load()
+		require.NoError(t, err, "a repaired directory loads")
+		require.Equal(t, got, again, "the same records")
+		for _, r := range files2 {
+			require.NotEqual(t, VerdictTorn, r.Verdict, "nothing left to trim: %s", r.Problem)
+			require.NotEqual(t, VerdictLeftover, r.Verdict)
+		}
+		require.False(t, plan2.trim || plan2.removeTmp)
+		if plan.trim && plan.trimEnd == 0 {
+			require.Equal(t, uint64(2), plan2.next, "a torn header's generation is reused, never skipped")
+		} else {
+			require.Equal(t, uint64(3), plan2.next)
+		}
+	})
+}
