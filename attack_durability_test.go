@@ -583,3 +583,53 @@ func FuzzRecoverDir(f *testing.F) {
 		}
 	})
 }
+
+// TestAttackCloseDuringSnapshotsAndRevocations: SyncAlways revocations from
+// several goroutines, snapshots (and so rotations) back to back, and Close
+// in the middle of both. Every revocation that returned nil must be in the
+// directory afterwards; those that failed must have failed with ErrClosed.
+func TestAttackCloseDuringSnapshotsAndRevocations(t *testing.T) {
+	for round := range 3 {
+		t.Run(fmt.Sprint(round), func(t *testing.T) {
+			dir := t.TempDir()
+			e, err := New(durableConfig(dir))
+			require.NoError(t, err)
+			exp := time.Now().Add(time.Hour)
+			var (
+				mu    sync.Mutex
+				acked []string
+				wg    sync.WaitGroup
+			)
+			for g := range 4 {
+				wg.Go(func() {
+					for i := 0; ; i++ {
+						k := fmt.Sprintf("r%d-g%d-%d", round, g, i)
+						if err := e.Revoke(k, exp); err != nil {
+							assert.ErrorIs(t, err, ErrClosed)
+							return
+						}
+						mu.Lock()
+						acked = append(acked, k)
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Go(func() {
+				for {
+					if err := e.Snapshot(); err != nil {
+						assert.ErrorIs(t, err, ErrClosed)
+						return
+					}
+				}
+			})
+			time.Sleep(time.Duration(50+round*40) * time.Millisecond)
+			require.NoError(t, e.Close())
+			wg.Wait()
+			mu.Lock()
+			defer mu.Unlock()
+			require.NotEmpty(t, acked)
+			e2 := openTest(t, durableConfig(dir))
+			requireRevoked(t, e2, acked)
+		})
+	}
+}
