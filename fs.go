@@ -19,6 +19,8 @@ type fileSystem interface {
 	OpenFile(name string, flag int, perm fs.FileMode) (file, error)
 	// ReadDir returns the names of all the entries of dir.
 	ReadDir(dir string) ([]string, error)
+	// Stat returns the metadata of name, following symbolic links.
+	Stat(name string) (fs.FileInfo, error)
 	// Rename renames oldpath to newpath, replacing newpath atomically.
 	Rename(oldpath, newpath string) error
 	// Remove removes the file name.
@@ -90,6 +92,8 @@ func (osFS) ReadDir(dir string) ([]string, error) {
 	}
 	return names, nil
 }
+
+func (osFS) Stat(name string) (fs.FileInfo, error) { return os.Stat(name) }
 
 func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
 

@@ -134,6 +134,10 @@ func createJournal(fsys fileSystem, dir string, gen uint64) (file, error) {
 // saying why.
 var errShortWrite = errors.New("revoke: short write")
 
+// errGenerationsUsedUp is returned by a rotation of the journal of the last
+// generation: no journal can follow it. The journal goes on.
+var errGenerationsUsedUp = errors.New("revoke: the journal has the last generation (ffffffffffffffff); no snapshot can start another")
+
 // writeFull writes b to f in one call, which is the unit of a torn tail.
 func writeFull(f io.Writer, b []byte) error {
 	n, err := f.Write(b)
@@ -379,6 +383,9 @@ func (j *journal) rotate() (uint64, error) {
 	}
 	if j.closed {
 		return 0, ErrClosed
+	}
+	if j.gen == lastGeneration {
+		return 0, errGenerationsUsedUp
 	}
 	buf, batch, f, seed := j.takeLocked()
 	j.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -22,7 +23,9 @@ import (
 // the whole directory without changing anything (loadDir) and only then
 // repairs what a crash leaves (repairDir): it removes the temporary
 // snapshot and the stale journals, and trims the torn tail of the newest
-// journal.
+// journal. A temporary snapshot is also evidence: it is created only after
+// the rotation before it created and fsynced the next journal, whose
+// generation its header names, so the journals must reach that far.
 
 // dirFiles is what a directory holds: the snapshot (if any) and the
 // journal generations, in order.
@@ -30,6 +33,9 @@ type dirFiles struct {
 	snapshot bool
 	tmp      bool
 	journals []uint64
+	// misspelled holds names of journals in a spelling no release writes
+	// (upper-case hex digits).
+	misspelled []string
 }
 
 func listDir(fsys fileSystem, dir string) (dirFiles, error) {
@@ -47,6 +53,8 @@ func listDir(fsys fileSystem, dir string) (dirFiles, error) {
 		default:
 			if g, ok := parseJournalName(name); ok {
 				d.journals = append(d.journals, g)
+			} else if _, ok := parseJournalNameFold(name); ok {
+				d.misspelled = append(d.misspelled, name)
 			}
 		}
 	}
@@ -106,6 +114,15 @@ func loadDir(fsys fileSystem, dir string, apply func([]record), visit func(FileR
 		report(r)
 		errs = append(errs, err)
 	}
+	for _, name := range d.misspelled {
+		// Never ignored: it may hold a journal's records, and on a
+		// case-insensitive file system creating the journal of its
+		// generation would truncate it.
+		g, _ := parseJournalNameFold(name)
+		fail(FileReport{Name: name, Kind: "journal", Generation: g, Verdict: VerdictCorrupt},
+			corruptf(filepath.Join(dir, name), 0, "named like a journal in a spelling no release writes (upper-case hex digits; New writes %s): renamed by hand or copied by a tool that changed its case; give it that name back, or move it out of the directory",
+				journalName(g)))
+	}
 	first, snapOK := uint64(1), false
 	if d.snapshot {
 		path := filepath.Join(dir, snapshotName)
@@ -160,7 +177,20 @@ func loadDir(fsys fileSystem, dir string, apply func([]record), visit func(FileR
 		fail(missingReport(first, last), missingf(dir, "%s is missing: the snapshot covers the generations before %016x and the journals after it must follow",
 			gapName(first, last), first))
 	}
+	// A leftover snapshot is read before the journals: its generation says
+	// which journals had a complete, fsynced header (see below).
+	var tmpGen uint64
+	var tmpSize int64
+	var tmpErr error
+	if d.tmp {
+		tmpGen, tmpSize, tmpErr = readSnapshotTmpGen(fsys, filepath.Join(dir, snapshotTmpName))
+	}
 	var newest uint64
+	if len(live) > 0 && live[len(live)-1] == lastGeneration {
+		fail(FileReport{Name: journalName(lastGeneration), Kind: "journal", Generation: lastGeneration, Verdict: VerdictCorrupt},
+			missingf(dir, "%s has the last generation: no journal can follow it (the generations are used up; no release reaches it by rotating)",
+				journalName(lastGeneration)))
+	}
 	for i, gen := range live {
 		if i > 0 && gen != live[i-1]+1 {
 			fail(missingReport(live[i-1]+1, gen-1), missingf(dir, "%s is missing: the journals jump from generation %016x to %016x",
@@ -195,6 +225,8 @@ func loadDir(fsys fileSystem, dir string, apply func([]record), visit func(FileR
 			fail(r, corruptf(path, info.end, "%s, in a journal that a later one follows: only the newest journal can end in an interrupted write", info.why))
 		case info.end == 0 && snapOK && gen == first:
 			fail(r, corruptf(path, 0, "%s, in the journal the snapshot starts from: it was complete before the snapshot was written", info.why))
+		case info.end == 0 && gen <= tmpGen:
+			fail(r, corruptf(path, 0, "%s, but %s, a snapshot left unfinished, was started after this journal was created and fsynced: it was cut", info.why, snapshotTmpName))
 		default:
 			r.Verdict = VerdictTorn
 			r.Problem = fmt.Sprintf("%d bytes from offset %d (%s) are what an interrupted write leaves: never acknowledged; New trims them", r.TornBytes, info.end, info.why)
@@ -206,9 +238,32 @@ func loadDir(fsys fileSystem, dir string, apply func([]record), visit func(FileR
 		}
 	}
 	if d.tmp {
-		report(FileReport{Name: snapshotTmpName, Kind: "snapshot", Verdict: VerdictLeftover,
-			Problem: "an unfinished snapshot; New deletes it"})
-		plan.removeTmp = true
+		// A snapshot is started only after the rotation that precedes it
+		// has created (and fsynced) its journal: a leftover one proves
+		// that journal, and every one before it back to the snapshot's
+		// generation, existed. It must still be there.
+		r := FileReport{Name: snapshotTmpName, Kind: "snapshot", Size: tmpSize, Generation: tmpGen}
+		err := tmpErr
+		want := max(tmpGen, first+1, 2)
+		if !snapOK && d.snapshot {
+			want = max(tmpGen, 2) // the snapshot's generation is unknown
+		}
+		lo := newest + 1
+		if snapOK && newest < first {
+			lo = first + 1 // journal first is reported missing above
+		}
+		switch {
+		case err != nil:
+			fail(r, err)
+		case newest < want && lo <= want:
+			fail(missingReport(lo, want), missingf(dir,
+				"%s is missing: %s, a snapshot left unfinished, was started after the rotation to generation %016x, so the journals cannot end before it",
+				gapName(lo, want), snapshotTmpName, want))
+		default:
+			r.Verdict, r.Problem = VerdictLeftover, "an unfinished snapshot; New deletes it"
+			report(r)
+			plan.removeTmp = true
+		}
 	}
 	if len(errs) > 0 {
 		return plan, mostTelling(errs)
@@ -246,27 +301,81 @@ func mostTelling(errs []error) error {
 	return errs[0]
 }
 
-func readSnapshotFile(fsys fileSystem, path string, apply func([]record)) (snapshotHeader, int, int64, error) {
+// openRegular opens the file at path (a what) for reading and returns it
+// with its size, or an error naming it if it is not a regular file. It
+// looks before it opens: opening a named pipe for reading waits for a
+// writer, and New (or the inspector) would wait with it, forever.
+func openRegular(fsys fileSystem, path, what string) (file, int64, error) {
+	notRegular := func(st fs.FileInfo) error {
+		return fmt.Errorf("revoke: %s %s is not a regular file (mode %v): move it out of the directory", what, path, st.Mode().Type())
+	}
+	if st, err := fsys.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, 0, notRegular(st)
+	}
 	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
-		return snapshotHeader{}, 0, 0, fmt.Errorf("revoke: opening snapshot: %w", err)
+		return nil, 0, fmt.Errorf("revoke: opening %s: %w", what, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, 0, fmt.Errorf("revoke: %s: %w", what, err)
+	}
+	if !st.Mode().IsRegular() {
+		_ = f.Close()
+		return nil, 0, notRegular(st)
+	}
+	return f, st.Size(), nil
+}
+
+func readSnapshotFile(fsys fileSystem, path string, apply func([]record)) (snapshotHeader, int, int64, error) {
+	f, size, err := openRegular(fsys, path, "snapshot")
+	if err != nil {
+		return snapshotHeader{}, 0, size, err
 	}
 	defer f.Close()
 	n := 0
-	h, size, err := readSnapshot(newBufReader(f), path, func(recs []record) { n += len(recs); apply(recs) })
-	if st, serr := f.Stat(); serr == nil {
-		size = st.Size()
-	}
+	h, _, err := readSnapshot(newBufReader(f), path, func(recs []record) { n += len(recs); apply(recs) })
 	return h, n, size, err
+}
+
+// readSnapshotTmpGen returns the generation in the header of the unfinished
+// snapshot at path, or 0 when its header is incomplete or does not verify
+// (the write that a crash interrupted may not have reached it), and its
+// size. An entry that cannot be read (a directory, an I/O error) is an
+// error: New would have to delete what it does not know; so is one of a
+// newer release (ErrUnsupportedVersion), which New never deletes.
+func readSnapshotTmpGen(fsys fileSystem, path string) (uint64, int64, error) {
+	f, size, err := openRegular(fsys, path, "unfinished snapshot")
+	if err != nil {
+		return 0, size, err
+	}
+	defer f.Close()
+	var h [snapshotHeaderSize]byte
+	n, err := f.ReadAt(h[:], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 0, size, fmt.Errorf("revoke: reading %s: %w", path, err)
+	}
+	if n >= 8 && string(h[:4]) == snapshotMagic {
+		if v := binary.LittleEndian.Uint32(h[4:]); v != snapshotVersion && v != 0 {
+			// Written by a newer release: never deleted (see checkVersion).
+			return 0, size, checkVersion(path, "snapshot", v, snapshotVersion)
+		}
+	}
+	if n < len(h) || string(h[:4]) != snapshotMagic || binary.LittleEndian.Uint32(h[4:]) != snapshotVersion ||
+		binary.LittleEndian.Uint32(h[28:]) != crc32.Checksum(h[:28], castagnoli) {
+		return 0, size, nil
+	}
+	return binary.LittleEndian.Uint64(h[16:]), size, nil
 }
 
 // checkJournalVersion returns an error wrapping ErrUnsupportedVersion if the
 // journal at path has the magic of a journal and another version (or an
 // error if it cannot be read); a file too short to tell is not refused.
 func checkJournalVersion(fsys fileSystem, path string) error {
-	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	f, _, err := openRegular(fsys, path, "journal")
 	if err != nil {
-		return fmt.Errorf("revoke: opening journal: %w", err)
+		return err
 	}
 	defer f.Close()
 	var h [8]byte
@@ -286,17 +395,13 @@ func checkJournalVersion(fsys fileSystem, path string) error {
 }
 
 func readJournalFile(fsys fileSystem, path string, gen uint64, apply func([]record)) (journalInfo, int64, error) {
-	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	f, size, err := openRegular(fsys, path, "journal")
 	if err != nil {
-		return journalInfo{}, 0, fmt.Errorf("revoke: opening journal: %w", err)
+		return journalInfo{}, size, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return journalInfo{}, 0, fmt.Errorf("revoke: journal: %w", err)
-	}
-	info, err := readJournal(f, st.Size(), path, gen, apply)
-	return info, st.Size(), err
+	info, err := readJournal(f, size, path, gen, apply)
+	return info, size, err
 }
 
 // repairDir makes the changes of plan, which loadDir found on a directory

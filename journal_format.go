@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -81,6 +82,12 @@ const (
 
 	journalPrefix = "journal-"
 	journalSuffix = ".rvk"
+
+	// lastGeneration is the highest journal generation. No journal follows
+	// it: rotation stops there, and New refuses a directory whose newest
+	// journal has it, since the generation after it would wrap around to
+	// one that exists (creating it would truncate it).
+	lastGeneration = math.MaxUint64
 )
 
 // journalName returns the file name of a journal generation.
@@ -88,8 +95,17 @@ func journalName(gen uint64) string {
 	return fmt.Sprintf("%s%016x%s", journalPrefix, gen, journalSuffix)
 }
 
-// parseJournalName returns the generation of a journal file name.
+// parseJournalName returns the generation of a journal file name, spelled
+// exactly as journalName spells it.
 func parseJournalName(name string) (uint64, bool) {
+	gen, ok := parseJournalNameFold(name)
+	return gen, ok && name == journalName(gen)
+}
+
+// parseJournalNameFold is parseJournalName that also accepts upper-case hex
+// digits: a name this release never writes, but which a case-insensitive
+// file system would open as the journal of that generation.
+func parseJournalNameFold(name string) (uint64, bool) {
 	hex, ok := strings.CutPrefix(name, journalPrefix)
 	if !ok {
 		return 0, false

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math"
 	"path/filepath"
@@ -328,15 +329,52 @@ var deadlineBounds = []time.Duration{
 // file of a newer release, and another error (wrapping the operating
 // system's, such as [fs.ErrNotExist] or [fs.ErrPermission]) when dir or a
 // file cannot be read. It is safe to run beside a live engine, although
-// files may then change under it. Cost: it reads every file and holds 16
-// bytes per distinct entry in memory.
+// files may then change under it: when a file it listed is gone by the
+// time it opens it (a snapshot deleted a covered journal), it starts over,
+// up to 3 times. Cost: it reads every file and holds 16 bytes per distinct
+// entry in memory.
 func InspectDir(dir string) (DirReport, error) {
+	return inspectDir(osFS{}, dir)
+}
+
+// inspectAttempts bounds how often InspectDir starts over when a file it
+// listed is gone by the time it opens it: a live engine deletes covered
+// journals after each snapshot, and that is no reason to report a file as
+// unreadable.
+const inspectAttempts = 3
+
+func inspectDir(fsys fileSystem, dir string) (DirReport, error) {
+	for attempt := 1; ; attempt++ {
+		vfs := &vanishFS{fileSystem: fsys}
+		rep, err := inspectOnce(vfs, dir)
+		if !vfs.vanished || attempt == inspectAttempts {
+			return rep, err
+		}
+	}
+}
+
+// vanishFS notes that a file could not be opened because it no longer
+// exists.
+type vanishFS struct {
+	fileSystem
+	vanished bool
+}
+
+func (v *vanishFS) OpenFile(name string, flag int, perm fs.FileMode) (file, error) {
+	f, err := v.fileSystem.OpenFile(name, flag, perm)
+	if errors.Is(err, fs.ErrNotExist) {
+		v.vanished = true
+	}
+	return f, err
+}
+
+func inspectOnce(fsys fileSystem, dir string) (DirReport, error) {
 	var rep DirReport
 	tmp, err := newEngine(Config{Shards: 16})
 	if err != nil {
 		return rep, err
 	}
-	_, err = loadDir(osFS{}, dir, func(recs []record) {
+	_, err = loadDir(fsys, dir, func(recs []record) {
 		for _, r := range recs {
 			if r.fp != 0 {
 				_ = tmp.apply(r, false)

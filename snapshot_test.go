@@ -195,8 +195,9 @@ func TestRecoveryIgnoresLeftovers(t *testing.T) {
 	require.NoError(t, e.Revoke("k", time.Now().Add(time.Hour)))
 	require.NoError(t, e.Snapshot())
 	require.NoError(t, e.Close())
+	session(t, dir, nil, false) // journal 3: what the rotation of the next snapshot starts
 	// A crash between rename and removal leaves a covered journal, and a
-	// crash while writing leaves a temporary snapshot.
+	// crash while writing (after its rotation) leaves a temporary snapshot.
 	require.NoError(t, os.WriteFile(filepath.Join(dir, snapshotTmpName), []byte("half a snapshot"), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, journalName(1)), []byte("covered, never read"), 0o600))
 	e2 := openTest(t, durableConfig(dir))
