@@ -172,7 +172,11 @@ func (e *Engine) RevokeID(issuer, id string, expiresAt time.Time) error {
 // into. The token is known by [TokenKey], read from its signed payload:
 // (iss, jti) when it has a jti, so every encoding of it is revoked;
 // otherwise its signed part. A token without exp is kept until iat +
-// Config.MaxTTL, or MaxTTL from now without iat either.
+// Config.MaxTTL (as a Verifier with ExpirationOptional treats it); one with
+// neither exp nor iat is refused with an error wrapping [ErrTTLTooLong] and
+// [jwt.ErrTokenRequiredClaimMissing], since a plain golang-jwt parser
+// accepts it forever and a revocation held for a bounded time would lapse
+// while it is still accepted (no Verifier accepts it).
 //
 // tok must be one a [Verifier] (or another golang-jwt parser) verified: a
 // token that is not Valid or has no signature (from ParseUnverified, a
@@ -194,7 +198,7 @@ func (e *Engine) RevokeToken(tok *jwt.Token) error {
 	if e.closed.Load() {
 		return ErrClosed
 	}
-	deadline, err := e.deadlineFor(f.expiry(e.cfg.MaxTTL, time.Now()))
+	deadline, err := e.deadlineFor(f.expiry(e.cfg.MaxTTL))
 	if err != nil || deadline == 0 {
 		return err
 	}

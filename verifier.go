@@ -244,12 +244,18 @@ func (v *Verifier) Parse(token string) (*jwt.Token, error) {
 // one wrapping [ErrTTLTooLong]. On any error from these checks the token is
 // returned with Valid set to false.
 //
-// claims may be any [jwt.Claims]: the revocation checks do not read it.
+// claims may be any [jwt.Claims]: the revocation checks do not read it. A
+// nil [jwt.MapClaims] is replaced by an empty one (golang-jwt would decode
+// into a map of its own and validate the nil one, checking no exp, nbf or
+// aud); the decoded claims are then in the token's Claims.
 // It is safe for concurrent use. On a token that is not revoked it adds no
 // allocation to golang-jwt's (payloads up to 1 KiB).
 func (v *Verifier) ParseWithClaims(token string, claims jwt.Claims) (*jwt.Token, error) {
 	if len(token) > v.maxSize {
 		return nil, v.refused(fmt.Errorf("revoke: token is %d bytes, more than the %d allowed: %w", len(token), v.maxSize, jwt.ErrTokenMalformed))
+	}
+	if m, ok := claims.(jwt.MapClaims); ok && m == nil {
+		claims = jwt.MapClaims{}
 	}
 	tok, err := v.parser.ParseWithClaims(token, claims, v.keyFunc)
 	if err != nil {
@@ -280,11 +286,16 @@ var (
 )
 
 // sameReading reports whether golang-jwt reads exp and iat of claims from
-// the exact-case payload members, as the payload reader does.
+// the exact-case payload members, as the payload reader does. A nil
+// MapClaims is not decoded into (golang-jwt fills a map of its own and
+// validates the empty one): ParseWithClaims replaces it, and it is refused
+// here too, so that its exp is never taken as checked.
 func sameReading(claims jwt.Claims) bool {
-	switch claims.(type) {
-	case jwt.MapClaims, *jwt.RegisteredClaims:
-		return true
+	switch c := claims.(type) {
+	case jwt.MapClaims:
+		return c != nil
+	case *jwt.RegisteredClaims:
+		return c != nil
 	}
 	return false
 }

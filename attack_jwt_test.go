@@ -1,0 +1,182 @@
+package revoke
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Attacks on the JWT layer (branch attack-jwt). Each "Finding" test failed
+// on the code before its fix; the others record attacks that held.
+
+// nilMapClaims returns a nil jwt.MapClaims as a jwt.Claims, what
+// `var c jwt.MapClaims; v.ParseWithClaims(token, c)` passes.
+func nilMapClaims() jwt.Claims {
+	var c jwt.MapClaims
+	return c
+}
+
+// Finding: golang-jwt decodes a nil jwt.MapClaims into a map of its own and
+// then validates the nil one, so it checks no exp, nbf or aud at all. The
+// Verifier trusted golang-jwt's exp check for every MapClaims and skipped
+// its own: with ExpirationOptional, `var c jwt.MapClaims;
+// v.ParseWithClaims(token, c)` accepted an expired token, and a revoked one
+// once its revocation had been forgotten at exp + Leeway.
+func TestAttackNilMapClaimsAcceptedExpiredRevokedToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hs := algByName(t, "HS256")
+		e := newTestEngine(t, Config{Leeway: time.Second})
+		lenient := hs.verifierWith(VerifierConfig{Engine: e, ExpirationOptional: true})
+		token := hs.sign(t, claims("auth", "alice", "gone", time.Minute))
+		tok, err := lenient.Parse(token)
+		require.NoError(t, err)
+		require.NoError(t, e.RevokeToken(tok))
+		_, err = lenient.ParseWithClaims(token, nilMapClaims())
+		require.ErrorIs(t, err, ErrTokenRevoked)
+
+		time.Sleep(2 * time.Minute) // past exp + Leeway: the revocation is forgotten
+		synctest.Wait()
+		for name, v := range map[string]*Verifier{"ExpirationOptional": lenient, "default": hs.verifier(e)} {
+			tok, err := v.ParseWithClaims(token, nilMapClaims())
+			assert.ErrorIs(t, err, jwt.ErrTokenExpired, "%s: an expired, revoked token parsed into a nil MapClaims", name)
+			if tok != nil {
+				assert.False(t, tok.Valid, name)
+			}
+			h := Middleware(v, WithClaims(nilMapClaims))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+				t.Errorf("%s: the handler ran for an expired, revoked token", name)
+			}))
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			assert.Equal(t, http.StatusUnauthorized, rec.Code, name)
+		}
+	})
+}
+
+// A nil MapClaims is parsed like an empty one: golang-jwt's own checks
+// (nbf, aud, iss) apply and the claims reach the token.
+func TestNilMapClaimsParsedLikeAnEmptyOne(t *testing.T) {
+	hs := algByName(t, "HS256")
+	e := newTestEngine(t, Config{})
+	now := time.Now()
+	notYet := hs.sign(t, &jwt.RegisteredClaims{Issuer: "auth", Subject: "alice", ID: "n",
+		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now.Add(time.Hour)), ExpiresAt: jwt.NewNumericDate(now.Add(2 * time.Hour))})
+	_, err := hs.verifier(e).ParseWithClaims(notYet, nilMapClaims())
+	assert.ErrorIs(t, err, jwt.ErrTokenNotValidYet, "nbf is checked")
+
+	c := claims("auth", "alice", "ok", time.Hour)
+	c.Audience = jwt.ClaimStrings{"shop"}
+	token := hs.sign(t, c)
+	_, err = hs.verifier(e, jwt.WithAudience("billing")).ParseWithClaims(token, nilMapClaims())
+	assert.ErrorIs(t, err, jwt.ErrTokenInvalidAudience, "aud is checked")
+	tok, err := hs.verifier(e).ParseWithClaims(token, nilMapClaims())
+	require.NoError(t, err)
+	m, ok := tok.Claims.(jwt.MapClaims)
+	require.True(t, ok)
+	assert.Equal(t, "alice", m["sub"], "the token carries the decoded claims")
+}
+
+// Finding: a token with neither exp nor iat never expires for a plain
+// golang-jwt parser (exp is optional there), yet RevokeToken acknowledged
+// its revocation and ConsumeToken its single use for MaxTTL from now only.
+// After MaxTTL the revoked token was no longer revoked by TokenKey, and the
+// "single-use" token could be consumed a second time (a refresh token
+// replayed without reuse detection). Both now refuse such a token: no
+// bounded deny list can hold it.
+func TestAttackTimelessTokenRevokedOrConsumedOnlyForMaxTTL(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hs := algByName(t, "HS256")
+		const maxTTL = time.Hour
+		e := newTestEngine(t, Config{MaxTTL: maxTTL})
+		// A plain golang-jwt parser, as TokenKey's and RevokeToken's docs allow.
+		plain := jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}))
+		tok, err := plain.Parse(hs.sign(t, jwt.MapClaims{"iss": "auth", "sub": "alice", "jti": "forever"}), hs.keyFunc())
+		require.NoError(t, err)
+		require.True(t, tok.Valid)
+
+		first1, err1 := e.ConsumeToken(tok)
+		errRevoke := e.RevokeToken(tok)
+		time.Sleep(maxTTL + 3*time.Second)
+		synctest.Wait()
+		tok, err = plain.Parse(tok.Raw, hs.keyFunc())
+		require.NoError(t, err, "golang-jwt still accepts it")
+		first2, _ := e.ConsumeToken(tok)
+		assert.False(t, first1 && first2, "consumed twice, MaxTTL apart")
+		key, err := TokenKey(tok)
+		require.NoError(t, err)
+		assert.False(t, errRevoke == nil && !e.IsRevoked(key), "RevokeToken acknowledged a revocation that lapsed while the token is accepted")
+
+		for name, err := range map[string]error{"ConsumeToken": err1, "RevokeToken": errRevoke} {
+			assert.ErrorIs(t, err, ErrTTLTooLong, name)
+			assert.ErrorIs(t, err, jwt.ErrTokenRequiredClaimMissing, name)
+		}
+		assert.False(t, first1)
+	})
+}
+
+// Finding: WithCORSPreflight let every OPTIONS request with an
+// Access-Control-Request-Method header reach the next handler unchecked,
+// even one that carries a body or a (revoked) bearer token, or comes
+// without Origin: nothing a browser sends as a preflight. A handler after
+// the middleware that does not look at the method ran for it
+// unauthenticated. Only a real preflight (Origin, no body, no credentials)
+// passes now; the rest is checked as usual.
+func TestAttackCORSPreflightBypass(t *testing.T) {
+	hs := algByName(t, "HS256")
+	e := newTestEngine(t, Config{})
+	v := hs.verifier(e)
+	revoked := hs.sign(t, claims("auth", "alice", "gone", time.Hour))
+	require.NoError(t, e.RevokeID("auth", "gone", time.Now().Add(time.Hour)))
+	valid := hs.sign(t, claims("auth", "alice", "ok", time.Hour))
+
+	preflight := func(body string, header ...string) *http.Request {
+		var r *http.Request
+		if body == "" {
+			r = httptest.NewRequest(http.MethodOptions, "/admin/delete-all", nil)
+		} else {
+			r = httptest.NewRequest(http.MethodOptions, "/admin/delete-all", strings.NewReader(body))
+		}
+		for i := 0; i+1 < len(header); i += 2 {
+			r.Header.Set(header[i], header[i+1])
+		}
+		return r
+	}
+	const acrm, origin = "Access-Control-Request-Method", "Origin"
+	cases := []struct {
+		name       string
+		req        *http.Request
+		wantStatus int // what the middleware answers; 204: the handler ran
+		wantToken  bool
+	}{
+		{"a browser's preflight", preflight("", acrm, "DELETE", origin, "https://app.example"), http.StatusNoContent, false},
+		{"with a body", preflight(`{"confirm":true}`, acrm, "DELETE", origin, "https://app.example"), http.StatusUnauthorized, false},
+		{"with a revoked bearer token", preflight("", acrm, "DELETE", origin, "https://app.example", "Authorization", "Bearer "+revoked), http.StatusUnauthorized, false},
+		{"with a malformed Authorization header", preflight("", acrm, "DELETE", origin, "https://app.example", "Authorization", "Bearer a,b"), http.StatusBadRequest, false},
+		{"with a valid bearer token: checked, then let through with it", preflight("", acrm, "DELETE", origin, "https://app.example", "Authorization", "Bearer "+valid), http.StatusNoContent, true},
+		{"without Origin", preflight("", acrm, "DELETE"), http.StatusUnauthorized, false},
+		{"without Access-Control-Request-Method", preflight("", origin, "https://app.example"), http.StatusUnauthorized, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ran, gotToken := false, false
+			h := Middleware(v, WithCORSPreflight())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				ran = true
+				_, gotToken = TokenFromContext(r.Context())
+				w.WriteHeader(http.StatusNoContent)
+			}))
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, c.req)
+			assert.Equal(t, c.wantStatus, rec.Code)
+			assert.Equal(t, c.wantStatus == http.StatusNoContent, ran)
+			assert.Equal(t, c.wantToken, gotToken)
+		})
+	}
+}
