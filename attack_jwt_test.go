@@ -1,6 +1,8 @@
 package revoke
 
 import (
+	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -177,6 +179,167 @@ func TestAttackCORSPreflightBypass(t *testing.T) {
 			assert.Equal(t, c.wantStatus, rec.Code)
 			assert.Equal(t, c.wantStatus == http.StatusNoContent, ran)
 			assert.Equal(t, c.wantToken, gotToken)
+		})
+	}
+}
+
+// signSegments signs header.payload as given (already encoded) with a's
+// key: spellings no golang-jwt encoder writes, as a quirky issuer might.
+func signSegments(t *testing.T, a testAlg, header, payload string) string {
+	t.Helper()
+	sig, err := a.method.Sign(header+"."+payload, a.signKey)
+	require.NoError(t, err)
+	return header + "." + payload + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// parserVariants are the golang-jwt options that change how a payload is
+// decoded or checked.
+var parserVariants = []struct {
+	name string
+	opts []jwt.ParserOption
+}{
+	{"default", nil},
+	{"WithJSONNumber", []jwt.ParserOption{jwt.WithJSONNumber()}},
+	{"WithPaddingAllowed", []jwt.ParserOption{jwt.WithPaddingAllowed()}},
+	{"WithStrictDecoding", []jwt.ParserOption{jwt.WithStrictDecoding()}},
+	{"WithoutClaimsValidation", []jwt.ParserOption{jwt.WithoutClaimsValidation()}},
+	{"WithIssuedAt", []jwt.ParserOption{jwt.WithIssuedAt()}},
+}
+
+// Held: every spelling of a payload carrying a revoked (iss, jti) that
+// golang-jwt accepts under some option is refused, through every claims
+// type and parser option: as revoked, or as malformed where the spelling
+// is ambiguous. Spellings: escapes in names and values, white space,
+// trailing data (json.Decoder with WithJSONNumber ignores it), a second
+// object, a BOM, nested and upper-case jti, duplicates, numbers in exponent
+// form, padded and line-broken base64 (golang-jwt's decoder skips \r and \n).
+func TestAttackSpellingsOfARevokedID(t *testing.T) {
+	hs := algByName(t, "HS256")
+	e := newTestEngine(t, Config{Leeway: time.Second})
+	require.NoError(t, e.RevokeID("auth", "victim", time.Now().Add(time.Hour)))
+	now := time.Now().Unix()
+	times := fmt.Sprintf(`"iat":%d,"exp":%d`, now, now+600)
+	head := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	payloads := []string{
+		`{"iss":"auth","jti":"victim",` + times + `}`,
+		`{"iss":"\u0061uth","jti":"vic\u0074im",` + times + `}`,
+		`{"\u0069ss":"auth","\u006a\u0074\u0069":"victim",` + times + `}`,
+		" \t\r\n{ \"iss\" : \"auth\" ,\n\"jti\"\t:\"victim\", " + times + " } \n",
+		`{"iss":"auth","jti":"victim",` + times + `}  garbage`,
+		`{"iss":"auth","jti":"victim",` + times + `}{"jti":"other"}`,
+		"\ufeff" + `{"iss":"auth","jti":"victim",` + times + `}`,
+		`{"iss":"auth","x":{"jti":"other"},"jti":"victim",` + times + `}`,
+		`{"iss":"auth","JTI":"victim",` + times + `}`,
+		`{"iss":"auth","Jti":"other","jti":"victim",` + times + `}`,
+		`{"iss":"auth","jti":"victim","jti":"other",` + times + `}`,
+		`{"iss":"auth","jti":"other","jti":"victim",` + times + `}`,
+		`{"iss":"auth","ISS":"else","jti":"victim",` + times + `}`,
+		`{"iſs":"auth","jti":"victim",` + times + `}`,
+		`{"iss":"auth","jti":"victim","iat":` + fmt.Sprintf("%de0", now) + `,"exp":` + fmt.Sprintf("%d.0E+0", now+600) + `}`,
+		`{"iss":"auth","jti":"victim","iat":` + fmt.Sprintf("%d.999999999999999999999", now-1) + `,"exp":` + fmt.Sprint(now+600) + `}`,
+		`{"iss":"auth","jti":"victim",` + times + `,"nbf":-0}`,
+		`{"iss":"auth","jti":"victim","iat":"` + fmt.Sprint(now) + `","exp":` + fmt.Sprint(now+600) + `}`,
+		`{"iss":"auth","jti":["victim"],` + times + `}`,
+		`{"iss":"auth","jti":{"id":"victim"},` + times + `}`,
+		`{"iss":"auth","jti":null,"sub":"victim",` + times + `}`,
+	}
+	var tokens []string
+	for _, p := range payloads {
+		seg := enc(p)
+		tokens = append(tokens, signSegments(t, hs, head, seg))
+		if pad := (4 - len(seg)%4) % 4; pad > 0 {
+			tokens = append(tokens, signSegments(t, hs, head, seg+strings.Repeat("=", pad)))
+		}
+		tokens = append(tokens, signSegments(t, hs, head, seg[:4]+"\r\n"+seg[4:]))
+	}
+	for _, pv := range parserVariants {
+		v := hs.verifier(e, pv.opts...)
+		for i, token := range tokens {
+			for _, ck := range claimsKinds {
+				tok, err := v.ParseWithClaims(token, ck.new())
+				if !assert.Error(t, err, "%s, %s, token %d (%q)", pv.name, ck.name, i, token) {
+					continue
+				}
+				assert.False(t, tok != nil && tok.Valid, "%s, %s, token %d marked valid", pv.name, ck.name, i)
+			}
+		}
+	}
+	// The reference spelling is refused as revoked, not for another reason.
+	_, err := hs.verifier(e).Parse(tokens[0])
+	assert.ErrorIs(t, err, ErrTokenRevoked)
+}
+
+// refreshed issues the token a refresh handler returns: same subject,
+// issued at iat, with millisecond precision.
+func refreshed(t *testing.T, a testAlg, iat time.Time) string {
+	return a.sign(t, &jwt.RegisteredClaims{Issuer: "auth", Subject: "alice", ID: fmt.Sprint(iat.UnixNano()),
+		IssuedAt: jwt.NewNumericDate(iat), ExpiresAt: jwt.NewNumericDate(iat.Add(10 * time.Minute))})
+}
+
+// A refresh in flight against "log out everywhere". The logout handler
+// reads t = time.Now() and calls RevokeSubject(iss, sub, t); a refresh
+// whose check of the old token ran between that read and the moment the
+// cutoff was stored passes, and the token it then issues (iat after t)
+// escapes the cutoff: the thief who keeps refreshing stays signed in. The
+// interleaving is the one of two concurrent handlers, written out.
+//
+// The library cannot order a caller's clock read against another request's
+// check; the recipe documented at RevokeSubject closes the window: a
+// refresh issues its token with an iat read *before* the old token's
+// check, and a logout that must also catch refreshes in flight calls
+// RevokeSubject a second time, with time.Now() read after the first call
+// returned. Both parts are needed; each alone leaves a window.
+func TestAttackRefreshInFlightAgainstLogoutEverywhere(t *testing.T) {
+	recipes := []struct {
+		name         string
+		iatBefore    bool // the refresh reads its iat before the check
+		secondCutoff bool // the logout cuts again after the first call
+		escapes      bool
+	}{
+		{"iat at issue, one cutoff (the naive flow)", false, false, true},
+		{"iat before the check, one cutoff", true, false, true},
+		{"iat at issue, second cutoff", false, true, true},
+		{"iat before the check, second cutoff (the recipe)", true, true, false},
+	}
+	for _, r := range recipes {
+		t.Run(r.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				withMillisecondPrecision(t)
+				hs := algByName(t, "HS256")
+				e := newTestEngine(t, Config{})
+				v := hs.verifier(e)
+				old := refreshed(t, hs, time.Now())
+				time.Sleep(time.Second)
+
+				cut := time.Now() // logout: t := time.Now()
+				time.Sleep(time.Millisecond)
+				refreshIat := time.Now() // refresh: the time read before the check
+				time.Sleep(time.Millisecond)
+				_, err := v.Parse(old) // refresh: the old token passes, no cutoff stored yet
+				require.NoError(t, err)
+				time.Sleep(time.Millisecond)
+				require.NoError(t, e.RevokeSubject("auth", "alice", cut)) // logout stores its cutoff
+				if r.secondCutoff {
+					time.Sleep(time.Millisecond)
+					require.NoError(t, e.RevokeSubject("auth", "alice", time.Now()))
+				}
+				time.Sleep(time.Millisecond)
+				if !r.iatBefore {
+					refreshIat = time.Now() // refresh: issues now
+				}
+				fresh := refreshed(t, hs, refreshIat)
+				time.Sleep(time.Second)
+
+				_, err = v.Parse(old)
+				assert.ErrorIs(t, err, ErrSubjectRevoked)
+				_, err = v.Parse(fresh)
+				if r.escapes {
+					assert.NoError(t, err, "this flow leaves the window open")
+				} else {
+					assert.ErrorIs(t, err, ErrSubjectRevoked, "the refreshed token escaped the logout")
+				}
+			})
 		})
 	}
 }
