@@ -343,3 +343,113 @@ func TestAttackRefreshInFlightAgainstLogoutEverywhere(t *testing.T) {
 		})
 	}
 }
+
+// adversarialPayloads are payloads just below DefaultMaxTokenSize once
+// signed, built to make the reader (or golang-jwt) work hardest per byte:
+// deep nesting, escaped names that fold close to watched ones, many small
+// members, long escaped strings, a number with thousands of digits.
+func adversarialPayloads(now int64) map[string]string {
+	times := fmt.Sprintf(`"iss":"auth","sub":"alice","jti":"j","iat":%d,"exp":%d`, now, now+600)
+	const room = 5800 // bytes of JSON: base64 makes 4/3 of it, under 8 KiB with header and signature
+	fill := func(unit string) string { return strings.Repeat(unit, room/len(unit)) }
+	return map[string]string{
+		"typical":        `{` + times + `}`,
+		"deep nesting":   `{` + times + `,"x":` + strings.Repeat("[", room/2) + strings.Repeat("]", room/2) + `}`,
+		"escaped names":  `{` + times + strings.TrimSuffix(fill(`,"\u006at\u0078":1`), ",") + `}`,
+		"many members":   `{` + times + fill(`,"a":0`) + `}`,
+		"escaped string": `{` + times + `,"x":"` + fill(`\u00e9\"`) + `"}`,
+		"long number":    `{` + times + `,"x":0.` + fill("0") + `1}`,
+	}
+}
+
+// Finding: golang-jwt decodes the claims before it checks the signature,
+// and an 8 KiB payload of nested arrays cost its decoder about 80 times a
+// typical parse (0.6 ms and ~5900 allocations here, BenchmarkAttackAdversarialPayload)
+// on any request, signed or not. The Verifier now reads the payload first
+// and refuses nesting beyond maxPayloadDepth before golang-jwt sees it.
+//
+// Held: every other shape just under MaxTokenSize costs the reader time
+// linear in its size and at most the one buffer of a payload above 1 KiB,
+// and the Verifier answers it (accepts it: nothing in them is ambiguous).
+func TestAttackAdversarialPayloadsBounded(t *testing.T) {
+	hs := algByName(t, "HS256")
+	e := newTestEngine(t, Config{})
+	v := hs.verifier(e)
+	now := time.Now().Unix()
+	deep := adversarialPayloads(now)["deep nesting"]
+	head := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+	unsigned := head + "." + base64.RawURLEncoding.EncodeToString([]byte(deep)) + ".c2ln"
+	_, err := v.Parse(unsigned)
+	assert.ErrorIs(t, err, jwt.ErrTokenMalformed)
+	assert.NotErrorIs(t, err, jwt.ErrTokenSignatureInvalid, "refused before golang-jwt decodes it")
+	c := jwt.MapClaims{}
+	allocs := testing.AllocsPerRun(20, func() { _, _ = v.ParseWithClaims(unsigned, c) })
+	assert.LessOrEqual(t, allocs, 1.0, "no decoding of the nested payload: only the reader's buffer")
+	// The same nesting in the header, which golang-jwt decodes first.
+	deepHead := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","x":` + strings.Repeat("[", 2900) + strings.Repeat("]", 2900) + `}`))
+	good := hs.sign(t, claims("auth", "alice", "h", time.Hour))
+	unsignedHead := deepHead + good[strings.IndexByte(good, '.'):]
+	_, err = v.Parse(unsignedHead)
+	assert.ErrorIs(t, err, jwt.ErrTokenMalformed)
+	assert.NotErrorIs(t, err, jwt.ErrTokenSignatureInvalid, "refused before golang-jwt decodes the header")
+	allocs = testing.AllocsPerRun(20, func() { _, _ = v.ParseWithClaims(unsignedHead, c) })
+	assert.LessOrEqual(t, allocs, 1.0, "no decoding of the nested header: only the scan's buffer")
+
+	for _, depth := range []int{maxPayloadDepth, maxPayloadDepth + 1} {
+		p := fmt.Sprintf(`{"iss":"auth","sub":"alice","jti":"d","iat":%d,"exp":%d,"x":%s1%s}`, now, now+600,
+			strings.Repeat("[", depth), strings.Repeat("]", depth))
+		_, err := v.Parse(hs.sign(t, rawClaims("%s", p)))
+		if depth <= maxPayloadDepth {
+			assert.NoError(t, err, "nesting %d", depth)
+		} else {
+			assert.ErrorIs(t, err, jwt.ErrTokenMalformed, "nesting %d", depth)
+		}
+	}
+
+	for name, p := range adversarialPayloads(now) {
+		if name == "deep nesting" {
+			continue
+		}
+		token := hs.sign(t, rawClaims("%s", p))
+		require.LessOrEqual(t, len(token), DefaultMaxTokenSize, name)
+		_, err := v.Parse(token)
+		require.NoError(t, err, name)
+		allocs := testing.AllocsPerRun(20, func() {
+			var f tokenFacts
+			var buf [payloadBufSize]byte
+			if _, err := f.readToken(token, buf[:]); err != nil {
+				panic(err)
+			}
+		})
+		assert.LessOrEqual(t, allocs, 1.0, "%s: the reader allocates only the decoded payload", name)
+	}
+}
+
+// BenchmarkAttackAdversarialPayload measures Verifier.Parse and the payload
+// reader alone on the adversarial payloads (ns per payload byte reported).
+func BenchmarkAttackAdversarialPayload(b *testing.B) {
+	hs := algByName(b, "HS256")
+	e, err := New(Config{})
+	require.NoError(b, err)
+	defer e.Close()
+	v := hs.verifier(e)
+	for name, p := range adversarialPayloads(time.Now().Unix()) {
+		token := hs.sign(b, rawClaims("%s", p))
+		b.Run(strings.ReplaceAll(name, " ", "-")+"/reader", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var f tokenFacts
+				var buf [payloadBufSize]byte
+				_, _ = f.readToken(token, buf[:])
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(p)), "ns/byte")
+		})
+		b.Run(strings.ReplaceAll(name, " ", "-")+"/Parse", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = v.Parse(token) // deep nesting is refused
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(p)), "ns/byte")
+		})
+	}
+}

@@ -241,8 +241,11 @@ func (v *Verifier) Parse(token string) (*jwt.Token, error) {
 // claim, one wrapping [jwt.ErrTokenMalformed]; a missing exp or iat one
 // wrapping [jwt.ErrTokenRequiredClaimMissing]; an iat in the future one
 // wrapping [jwt.ErrTokenUsedBeforeIssued]; a lifetime beyond Config.MaxTTL
-// one wrapping [ErrTTLTooLong]. On any error from these checks the token is
-// returned with Valid set to false.
+// one wrapping [ErrTTLTooLong]; a header or payload nesting arrays or
+// objects more than 32 deep one wrapping [jwt.ErrTokenMalformed], refused
+// before golang-jwt decodes it. A token refused before golang-jwt parses it
+// (too long, a payload the reader refuses) is returned as nil; on any other
+// error from these checks the token is returned with Valid set to false.
 //
 // claims may be any [jwt.Claims]: the revocation checks do not read it. A
 // nil [jwt.MapClaims] is replaced by an empty one (golang-jwt would decode
@@ -257,11 +260,24 @@ func (v *Verifier) ParseWithClaims(token string, claims jwt.Claims) (*jwt.Token,
 	if m, ok := claims.(jwt.MapClaims); ok && m == nil {
 		claims = jwt.MapClaims{}
 	}
+	// The payload is read first: golang-jwt decodes the header and the
+	// claims before it checks the signature, so what the reader refuses
+	// (ambiguous members, nesting beyond maxPayloadDepth, in the header
+	// too) never reaches its decoder.
+	var buf [payloadBufSize]byte
+	if err := checkHeaderDepth(token, buf[:]); err != nil {
+		return nil, v.refused(err)
+	}
+	var f tokenFacts
+	p, err := f.readToken(token, buf[:])
+	if err != nil {
+		return nil, v.refused(err)
+	}
 	tok, err := v.parser.ParseWithClaims(token, claims, v.keyFunc)
 	if err != nil {
 		return tok, v.refused(err)
 	}
-	if err := v.check(token, claims); err != nil {
+	if err := v.check(token, claims, p, &f); err != nil {
 		tok.Valid = false
 		return tok, v.refused(err)
 	}
@@ -301,15 +317,9 @@ func sameReading(claims jwt.Claims) bool {
 }
 
 // check applies the time, lifetime and revocation checks to a token that
-// golang-jwt has verified into claims, reading its facts from the signed
-// payload.
-func (v *Verifier) check(raw string, claims jwt.Claims) error {
-	var buf [payloadBufSize]byte
-	var f tokenFacts
-	p, err := f.readToken(raw, buf[:])
-	if err != nil {
-		return err
-	}
+// golang-jwt has verified into claims; f holds its facts, read from its
+// signed payload p.
+func (v *Verifier) check(raw string, claims jwt.Claims, p []byte, f *tokenFacts) error {
 	e := v.e
 	if !f.hasIat && !v.iatOptional {
 		return errNoIat
@@ -357,7 +367,7 @@ func (v *Verifier) check(raw string, claims jwt.Claims) error {
 		}
 	}
 
-	fp, ok := tokenFingerprint(kindKey, raw, p, &f)
+	fp, ok := tokenFingerprint(kindKey, raw, p, f)
 	if !ok {
 		return errNoKey
 	}
