@@ -264,20 +264,15 @@ func (v *Verifier) ParseWithClaims(token string, claims jwt.Claims) (*jwt.Token,
 	// claims before it checks the signature, so what the reader refuses
 	// (ambiguous members, nesting beyond maxPayloadDepth, in the header
 	// too) never reaches its decoder.
-	var buf [payloadBufSize]byte
-	if err := checkHeaderDepth(token, buf[:]); err != nil {
-		return nil, v.refused(err)
-	}
-	var f tokenFacts
-	p, err := f.readToken(token, buf[:])
-	if err != nil {
+	var pr preread
+	if err := v.preread(token, &pr); err != nil {
 		return nil, v.refused(err)
 	}
 	tok, err := v.parser.ParseWithClaims(token, claims, v.keyFunc)
 	if err != nil {
 		return tok, v.refused(err)
 	}
-	if err := v.check(token, claims, p, &f); err != nil {
+	if err := v.check(token, claims, &pr); err != nil {
 		tok.Valid = false
 		return tok, v.refused(err)
 	}
@@ -316,11 +311,71 @@ func sameReading(claims jwt.Claims) bool {
 	return false
 }
 
-// check applies the time, lifetime and revocation checks to a token that
-// golang-jwt has verified into claims; f holds its facts, read from its
-// signed payload p.
-func (v *Verifier) check(raw string, claims jwt.Claims, p []byte, f *tokenFacts) error {
+// preread is what the checks need of a token's signed payload, read before
+// golang-jwt parses the token: the facts (their string spans refer to a
+// buffer that is gone: only the times, flags and emptiness are used) and
+// the fingerprints of the token's key and, when cutoffs were held at the
+// time, of its subject cutoff. The decoded payload is not kept across
+// golang-jwt's parse, so that its buffer does not weigh on that call's
+// stack.
+type preread struct {
+	f     tokenFacts
+	keyFP uint64
+	subFP uint64 // valid if subOK
+	subOK bool
+}
+
+// preread refuses a header nested too deep (see checkHeaderDepth), reads
+// the facts of token's payload into pr and hashes its keys.
+func (v *Verifier) preread(token string, pr *preread) error {
+	var buf [payloadBufSize]byte
+	if err := checkHeaderDepth(token, buf[:]); err != nil {
+		return err
+	}
+	p, err := pr.f.readToken(token, buf[:])
+	if err != nil {
+		return err
+	}
+	fp, ok := tokenFingerprint(kindKey, token, p, &pr.f)
+	if !ok {
+		return errNoKey
+	}
+	pr.keyFP = fp
+	if !pr.f.sub.empty() && v.e.cutoffsHeld.Load() {
+		pr.subFP, pr.subOK = compositeFingerprint(kindSubjectCutoff, pr.f.iss.of(p), pr.f.sub.of(p)), true
+	}
+	return nil
+}
+
+// subjectCutoff reports whether the subject cutoff of raw's (iss, sub)
+// covers iat, decoding the payload again: it is reached only when a cutoff
+// for that subject is held (or when cutoffs appeared during the parse).
+func (v *Verifier) subjectCutoff(raw string, pr *preread, iat int64) bool {
+	var buf [payloadBufSize]byte
+	var f tokenFacts
+	p, err := f.readToken(raw, buf[:])
+	if err != nil || f.sub.empty() {
+		return err != nil // read once already: cannot fail now; refuse if it does
+	}
+	iss, sub := f.iss.of(p), f.sub.of(p)
+	sfp := pr.subFP
+	if !pr.subOK {
+		sfp = compositeFingerprint(kindSubjectCutoff, iss, sub)
+	}
 	e := v.e
+	if !e.filter.Load().mayContain(sfp) {
+		return false
+	}
+	r, hit := e.lookup(sfp)
+	return hit && cutoffCovers(e, r.value, kindSubjectCutoffMillis, iss, sub, iat)
+}
+
+// check applies the time, lifetime and revocation checks to a token that
+// golang-jwt has verified into claims; pr holds what was read of its
+// signed payload.
+func (v *Verifier) check(raw string, claims jwt.Claims, pr *preread) error {
+	e := v.e
+	f := &pr.f
 	if !f.hasIat && !v.iatOptional {
 		return errNoIat
 	}
@@ -367,10 +422,7 @@ func (v *Verifier) check(raw string, claims jwt.Claims, p []byte, f *tokenFacts)
 		}
 	}
 
-	fp, ok := tokenFingerprint(kindKey, raw, p, f)
-	if !ok {
-		return errNoKey
-	}
+	fp := pr.keyFP
 	filter := e.filter.Load()
 	if filter.mayContain(fp) {
 		if _, hit := e.lookup(fp); hit {
@@ -389,14 +441,11 @@ func (v *Verifier) check(raw string, claims jwt.Claims, p []byte, f *tokenFacts)
 			return ErrAllRevoked
 		}
 	}
-	if !f.sub.empty() {
-		iss, sub := f.iss.of(p), f.sub.of(p)
-		sfp := compositeFingerprint(kindSubjectCutoff, iss, sub)
-		if filter.mayContain(sfp) {
-			if r, hit := e.lookup(sfp); hit && cutoffCovers(e, r.value, kindSubjectCutoffMillis, iss, sub, iat) {
-				return ErrSubjectRevoked
-			}
-		}
+	// The subject's seconds record is probed with the fingerprint hashed
+	// before the parse; only a hit (or cutoffs that appeared meanwhile)
+	// reads the payload again, for the millis record's (iss, sub).
+	if !f.sub.empty() && (!pr.subOK || filter.mayContain(pr.subFP)) && v.subjectCutoff(raw, pr, iat) {
+		return ErrSubjectRevoked
 	}
 	return nil
 }
