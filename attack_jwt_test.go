@@ -453,3 +453,40 @@ func BenchmarkAttackAdversarialPayload(b *testing.B) {
 		})
 	}
 }
+
+// Finding (fixed with the header scan): with WithPaddingAllowed golang-jwt
+// accepts padding followed by line breaks ("...==\n\n"); the scans trimmed
+// only the padding, so such a header skipped the nesting bound (golang-jwt
+// decoded it, unsigned) and such a payload, validly signed, was refused.
+func TestAttackPaddingThenLineBreaks(t *testing.T) {
+	hs := algByName(t, "HS256")
+	e := newTestEngine(t, Config{})
+	v := hs.verifier(e, jwt.WithPaddingAllowed())
+	now := time.Now().Unix()
+	// spell keeps the padding and appends line breaks up to a multiple of
+	// four, a length golang-jwt's padded decoder takes as is.
+	spell := func(raw string) string {
+		seg := base64.URLEncoding.EncodeToString([]byte(raw))
+		require.True(t, strings.HasSuffix(seg, "="), "the test needs a padded segment: %q", raw)
+		seg += "\n"
+		for len(seg)%4 != 0 {
+			seg += "\n"
+		}
+		return seg
+	}
+	payload := fmt.Sprintf(`{"iss":"auth","sub":"alice","jti":"p","iat":%d,"exp":%d}`, now, now+600)
+	for len(payload)%3 == 0 { // a length that base64 pads
+		payload += " "
+	}
+	token := signSegments(t, hs, spell(`{"alg":"HS256","typ":"JWT"}`+" "), spell(payload))
+	_, err := v.Parse(token)
+	assert.NoError(t, err, "padding then line breaks is read as golang-jwt reads it")
+
+	deepHeader := `{"alg":"HS256","x":` + strings.Repeat("[", 400) + strings.Repeat("]", 400) + `}`
+	unsigned := spell(deepHeader) + "." + base64.RawURLEncoding.EncodeToString([]byte(payload)) + ".c2ln"
+	_, err = v.Parse(unsigned)
+	assert.ErrorIs(t, err, jwt.ErrTokenMalformed)
+	c := jwt.MapClaims{}
+	allocs := testing.AllocsPerRun(20, func() { _, _ = v.ParseWithClaims(unsigned, c) })
+	assert.LessOrEqual(t, allocs, 1.0, "the nested header never reaches golang-jwt's decoder")
+}

@@ -116,7 +116,11 @@ var globalCutoffFP = fingerprint(kindGlobalCutoff, "all")
 // without Raw the error wraps [ErrEmptyKey]; a payload the Verifier would
 // refuse gives an error wrapping [jwt.ErrTokenMalformed]. It allocates the
 // key; it does not check the signature, so do not revoke on the word of a
-// token that no Verifier accepted.
+// token that no Verifier accepted. With a plain golang-jwt parser in place
+// of a Verifier, note that a token without exp never expires there, while
+// a revocation of it is kept until iat + Config.MaxTTL + Leeway only (as a
+// Verifier with ExpirationOptional treats it): require exp
+// (jwt.WithExpirationRequired) or check with a Verifier.
 func TokenKey(tok *jwt.Token) (string, error) {
 	if tok == nil {
 		return "", fmt.Errorf("%w: nil token", ErrEmptyKey)

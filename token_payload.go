@@ -113,7 +113,7 @@ func checkHeaderDepth(raw string, buf []byte) error {
 	if len(seg) < headerScanMin {
 		return nil
 	}
-	seg = strings.TrimRight(seg, "=")
+	seg = strings.TrimRight(seg, "=\r\n")
 	n := base64.RawURLEncoding.DecodedLen(len(seg))
 	if n > len(buf) {
 		buf = make([]byte, n)
@@ -137,9 +137,10 @@ func (f *tokenFacts) readToken(raw string, buf []byte) ([]byte, error) {
 		return nil, errPayloadSegments
 	}
 	// golang-jwt decodes with RawURLEncoding, or URLEncoding with padding
-	// when WithPaddingAllowed: both give the same bytes as RawURLEncoding
-	// of the segment without its padding.
-	seg = strings.TrimRight(seg, "=")
+	// when WithPaddingAllowed: both skip \r and \n, and give the same bytes
+	// as RawURLEncoding of the segment without its padding (and the line
+	// breaks around it, which padded decoding allows after the padding).
+	seg = strings.TrimRight(seg, "=\r\n")
 	n := base64.RawURLEncoding.DecodedLen(len(seg))
 	if n > len(buf) {
 		buf = make([]byte, n)
