@@ -526,3 +526,81 @@ func TestAttackReplicaWithLargerLeewayForgetsEarly(t *testing.T) {
 		}
 	})
 }
+
+// FuzzAttackRevokeOnceRefusedEverywhere signs arbitrary payloads (as a
+// quirky issuer would) and parses each through every claims type, a nil
+// MapClaims and every parser variant: once RevokeToken has revoked the
+// first accepted parse, no parse of the same token may be accepted, and
+// ConsumeToken through one parse is a reuse through every other.
+func FuzzAttackRevokeOnceRefusedEverywhere(f *testing.F) {
+	hs := algByName(f, "HS256")
+	now := time.Now().Unix()
+	times := fmt.Sprintf(`"iat":%d,"exp":%d`, now, now+600)
+	for _, s := range []string{
+		`{"iss":"auth","jti":"victim",` + times + `}`,
+		`{"iss":"\u0061uth","\u006a\u0074\u0069":"vic\u0074im",` + times + `}`,
+		`{"sub":"alice",` + times + `}`,
+		`{"iss":"auth","jti":"victim",` + times + `} x`,
+		`{"iss":"auth","x":{"jti":"y","JTI":"z"},"jti":"victim",` + times + `}`,
+		`{"jti":"a","iat":` + fmt.Sprintf("%d.999999999999999999", now-1) + `,"exp":` + fmt.Sprintf("%de0", now+600) + `}`,
+		`{"jti":"","iat":` + fmt.Sprint(now) + `,"exp":` + fmt.Sprintf("%d.5", now+60) + `}`,
+	} {
+		f.Add(s)
+	}
+	kinds := append(append([]struct {
+		name string
+		new  func() jwt.Claims
+	}{}, claimsKinds...), struct {
+		name string
+		new  func() jwt.Claims
+	}{"nil MapClaims", nilMapClaims})
+	f.Fuzz(func(t *testing.T, payload string) {
+		head := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+		token := signSegments(t, hs, head, base64.RawURLEncoding.EncodeToString([]byte(payload)))
+		e := newTestEngine(t, Config{Leeway: time.Second})
+		var verifiers []*Verifier
+		for _, pv := range parserVariants {
+			verifiers = append(verifiers, hs.verifier(e, pv.opts...))
+			verifiers = append(verifiers, hs.verifierWith(VerifierConfig{Engine: e, ParserOptions: pv.opts,
+				ExpirationOptional: true, IssuedAtOptional: true}))
+		}
+		var first *jwt.Token
+		for _, v := range verifiers {
+			for _, k := range kinds {
+				if tok, err := v.ParseWithClaims(token, k.new()); err == nil && first == nil {
+					first = tok
+				}
+			}
+		}
+		if first == nil {
+			return
+		}
+		used, err := e.ConsumeToken(first)
+		require.NoError(t, err)
+		require.True(t, used)
+		require.NoError(t, e.RevokeToken(first))
+		for _, v := range verifiers {
+			for _, k := range kinds {
+				tok, err := v.ParseWithClaims(token, k.new())
+				if err == nil {
+					t.Fatalf("a revoked token was accepted as %s: %q", k.name, payload)
+				}
+				if tok != nil && tok.Valid {
+					t.Fatalf("refused but marked valid as %s", k.name)
+				}
+			}
+		}
+		// A valid parse of another claims type consumes the same mark.
+		plain := jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithoutClaimsValidation())
+		for _, k := range kinds {
+			tok, err := plain.ParseWithClaims(token, k.new(), hs.keyFunc())
+			if err != nil {
+				continue
+			}
+			again, err := e.ConsumeToken(tok)
+			if err == nil && again {
+				t.Fatalf("consumed twice, the second time as %s: %q", k.name, payload)
+			}
+		}
+	})
+}
