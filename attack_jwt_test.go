@@ -604,3 +604,36 @@ func FuzzAttackRevokeOnceRefusedEverywhere(f *testing.F) {
 		}
 	})
 }
+
+// Held: keys longer than the stack buffers (composite keys past 256 bytes
+// are hashed in a streaming digest) are the same entries for RevokeID,
+// RevokeSubject and the Verifier, with escapes in the payload's spelling.
+func TestAttackLongKeys(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		withMillisecondPrecision(t)
+		hs := algByName(t, "HS256")
+		e := newTestEngine(t, Config{})
+		v := hs.verifier(e)
+		long := strings.Repeat("é", 200) // 400 bytes; \u00e9 in the payload below
+		escaped := strings.Repeat(`\u00e9`, 200)
+		now := time.Now()
+		time.Sleep(time.Second)
+		p := fmt.Sprintf(`{"iss":"%s","sub":"%s","jti":"%s","iat":%.3f,"exp":%d}`, escaped, escaped, escaped,
+			float64(now.UnixMilli())/1000, now.Add(time.Hour).Unix())
+		token := hs.sign(t, rawClaims("%s", p))
+		_, err := v.Parse(token)
+		require.NoError(t, err)
+
+		require.NoError(t, e.RevokeSubject(long, long, now.Add(-time.Millisecond)))
+		_, err = v.Parse(token)
+		assert.NoError(t, err, "issued a millisecond after the cutoff")
+		require.NoError(t, e.RevokeSubject(long, long, now))
+		_, err = v.Parse(token)
+		assert.ErrorIs(t, err, ErrSubjectRevoked, "issued at the cutoff, to the millisecond")
+
+		e2 := newTestEngine(t, Config{})
+		require.NoError(t, e2.RevokeID(long, long, now.Add(time.Hour)))
+		_, err = hs.verifier(e2).ParseWithClaims(token, &fieldClaims{})
+		assert.ErrorIs(t, err, ErrTokenRevoked)
+	})
+}
