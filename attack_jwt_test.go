@@ -353,20 +353,26 @@ func adversarialPayloads(now int64) map[string]string {
 	const room = 5800 // bytes of JSON: base64 makes 4/3 of it, under 8 KiB with header and signature
 	fill := func(unit string) string { return strings.Repeat(unit, room/len(unit)) }
 	return map[string]string{
-		"typical":        `{` + times + `}`,
-		"deep nesting":   `{` + times + `,"x":` + strings.Repeat("[", room/2) + strings.Repeat("]", room/2) + `}`,
-		"escaped names":  `{` + times + strings.TrimSuffix(fill(`,"\u006at\u0078":1`), ",") + `}`,
-		"many members":   `{` + times + fill(`,"a":0`) + `}`,
-		"escaped string": `{` + times + `,"x":"` + fill(`\u00e9\"`) + `"}`,
-		"long number":    `{` + times + `,"x":0.` + fill("0") + `1}`,
+		"typical":      `{` + times + `}`,
+		"deep nesting": `{` + times + `,"x":` + strings.Repeat("[", room/2) + strings.Repeat("]", room/2) + `}`,
+		// About the deepest nesting in a signed part of at most
+		// prescanMin bytes, which golang-jwt decodes (the reader refuses
+		// it afterwards).
+		"deep nesting under prescanMin": `{` + times + `,"x":` + strings.Repeat("[", 138) + strings.Repeat("]", 138) + `}`,
+		"escaped names":                 `{` + times + strings.TrimSuffix(fill(`,"\u006at\u0078":1`), ",") + `}`,
+		"many members":                  `{` + times + fill(`,"a":0`) + `}`,
+		"escaped string":                `{` + times + `,"x":"` + fill(`\u00e9\"`) + `"}`,
+		"long number":                   `{` + times + `,"x":0.` + fill("0") + `1}`,
 	}
 }
 
 // Finding: golang-jwt decodes the claims before it checks the signature,
 // and an 8 KiB payload of nested arrays cost its decoder about 80 times a
 // typical parse (0.6 ms and ~5900 allocations here, BenchmarkAttackAdversarialPayload)
-// on any request, signed or not. The Verifier now reads the payload first
-// and refuses nesting beyond maxPayloadDepth before golang-jwt sees it.
+// on any request, signed or not. The Verifier now scans a token longer
+// than prescanMin first and refuses nesting beyond maxPayloadDepth (in
+// the header too) before golang-jwt sees it; shorter tokens, which cannot
+// nest deep enough to matter, are refused after the parse.
 //
 // Held: every other shape just under MaxTokenSize costs the reader time
 // linear in its size and at most the one buffer of a payload above 1 KiB,
@@ -395,6 +401,11 @@ func TestAttackAdversarialPayloadsBounded(t *testing.T) {
 	allocs = testing.AllocsPerRun(20, func() { _, _ = v.ParseWithClaims(unsignedHead, c) })
 	assert.LessOrEqual(t, allocs, 1.0, "no decoding of the nested header: only the scan's buffer")
 
+	short := hs.sign(t, rawClaims("%s", adversarialPayloads(now)["deep nesting under prescanMin"]))
+	require.LessOrEqual(t, strings.LastIndexByte(short, '.'), prescanMin, "the largest nesting left to golang-jwt")
+	_, err = v.Parse(short)
+	assert.ErrorIs(t, err, jwt.ErrTokenMalformed, "and refused after it")
+
 	for _, depth := range []int{maxPayloadDepth, maxPayloadDepth + 1} {
 		p := fmt.Sprintf(`{"iss":"auth","sub":"alice","jti":"d","iat":%d,"exp":%d,"x":%s1%s}`, now, now+600,
 			strings.Repeat("[", depth), strings.Repeat("]", depth))
@@ -407,7 +418,7 @@ func TestAttackAdversarialPayloadsBounded(t *testing.T) {
 	}
 
 	for name, p := range adversarialPayloads(now) {
-		if name == "deep nesting" {
+		if strings.HasPrefix(name, "deep nesting") {
 			continue
 		}
 		token := hs.sign(t, rawClaims("%s", p))

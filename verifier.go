@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -241,11 +242,12 @@ func (v *Verifier) Parse(token string) (*jwt.Token, error) {
 // claim, one wrapping [jwt.ErrTokenMalformed]; a missing exp or iat one
 // wrapping [jwt.ErrTokenRequiredClaimMissing]; an iat in the future one
 // wrapping [jwt.ErrTokenUsedBeforeIssued]; a lifetime beyond Config.MaxTTL
-// one wrapping [ErrTTLTooLong]; a header or payload nesting arrays or
-// objects more than 32 deep one wrapping [jwt.ErrTokenMalformed], refused
-// before golang-jwt decodes it. A token refused before golang-jwt parses it
-// (too long, a payload the reader refuses) is returned as nil; on any other
-// error from these checks the token is returned with Valid set to false.
+// one wrapping [ErrTTLTooLong]; a token whose header or payload nests
+// arrays or objects more than 32 deep one wrapping
+// [jwt.ErrTokenMalformed] (when header.payload is longer than 512 bytes,
+// before golang-jwt decodes it). A token refused before golang-jwt parses
+// it (too long, too deep) is returned as nil; on any other error from these
+// checks the token is returned with Valid set to false.
 //
 // claims may be any [jwt.Claims]: the revocation checks do not read it. A
 // nil [jwt.MapClaims] is replaced by an empty one (golang-jwt would decode
@@ -260,19 +262,19 @@ func (v *Verifier) ParseWithClaims(token string, claims jwt.Claims) (*jwt.Token,
 	if m, ok := claims.(jwt.MapClaims); ok && m == nil {
 		claims = jwt.MapClaims{}
 	}
-	// The payload is read first: golang-jwt decodes the header and the
-	// claims before it checks the signature, so what the reader refuses
-	// (ambiguous members, nesting beyond maxPayloadDepth, in the header
-	// too) never reaches its decoder.
-	var pr preread
-	if err := v.preread(token, &pr); err != nil {
-		return nil, v.refused(err)
+	// golang-jwt decodes the header and the claims before it checks the
+	// signature: a long token is scanned for deep nesting first (see
+	// prescan), so that unsigned input cannot make its decoder work hard.
+	if len(token) > prescanMin && strings.LastIndexByte(token, '.') > prescanMin {
+		if err := prescan(token); err != nil {
+			return nil, v.refused(err)
+		}
 	}
 	tok, err := v.parser.ParseWithClaims(token, claims, v.keyFunc)
 	if err != nil {
 		return tok, v.refused(err)
 	}
-	if err := v.check(token, claims, &pr); err != nil {
+	if err := v.check(token, claims); err != nil {
 		tok.Valid = false
 		return tok, v.refused(err)
 	}
@@ -296,6 +298,28 @@ var (
 	errExpAhead  = fmt.Errorf("%w: the token expires more than MaxTTL from now", ErrTTLTooLong)
 )
 
+// prescanMin is the length of the signed part (header.payload) above which
+// ParseWithClaims scans the header and the payload for nesting before
+// golang-jwt decodes them. A shorter one nests at most about 150 levels,
+// which costs golang-jwt some tens of microseconds at worst
+// (BenchmarkAttackAdversarialPayload); typical tokens stay under it and
+// pay nothing.
+const prescanMin = 512
+
+// prescan refuses a token whose header or payload nests arrays or objects
+// more than maxPayloadDepth deep (or whose payload the reader refuses),
+// before golang-jwt decodes them: an unsigned 8 KiB payload of nested
+// arrays cost golang-jwt's decoder about 80 times a typical parse.
+func prescan(token string) error {
+	var buf [payloadBufSize]byte
+	if err := checkHeaderDepth(token, buf[:]); err != nil {
+		return err
+	}
+	var f tokenFacts
+	_, err := f.readToken(token, buf[:])
+	return err
+}
+
 // sameReading reports whether golang-jwt reads exp and iat of claims from
 // the exact-case payload members, as the payload reader does. A nil
 // MapClaims is not decoded into (golang-jwt fills a map of its own and
@@ -311,71 +335,17 @@ func sameReading(claims jwt.Claims) bool {
 	return false
 }
 
-// preread is what the checks need of a token's signed payload, read before
-// golang-jwt parses the token: the facts (their string spans refer to a
-// buffer that is gone: only the times, flags and emptiness are used) and
-// the fingerprints of the token's key and, when cutoffs were held at the
-// time, of its subject cutoff. The decoded payload is not kept across
-// golang-jwt's parse, so that its buffer does not weigh on that call's
-// stack.
-type preread struct {
-	f     tokenFacts
-	keyFP uint64
-	subFP uint64 // valid if subOK
-	subOK bool
-}
-
-// preread refuses a header nested too deep (see checkHeaderDepth), reads
-// the facts of token's payload into pr and hashes its keys.
-func (v *Verifier) preread(token string, pr *preread) error {
-	var buf [payloadBufSize]byte
-	if err := checkHeaderDepth(token, buf[:]); err != nil {
-		return err
-	}
-	p, err := pr.f.readToken(token, buf[:])
-	if err != nil {
-		return err
-	}
-	fp, ok := tokenFingerprint(kindKey, token, p, &pr.f)
-	if !ok {
-		return errNoKey
-	}
-	pr.keyFP = fp
-	if !pr.f.sub.empty() && v.e.cutoffsHeld.Load() {
-		pr.subFP, pr.subOK = compositeFingerprint(kindSubjectCutoff, pr.f.iss.of(p), pr.f.sub.of(p)), true
-	}
-	return nil
-}
-
-// subjectCutoff reports whether the subject cutoff of raw's (iss, sub)
-// covers iat, decoding the payload again: it is reached only when a cutoff
-// for that subject is held (or when cutoffs appeared during the parse).
-func (v *Verifier) subjectCutoff(raw string, pr *preread, iat int64) bool {
+// check applies the time, lifetime and revocation checks to a token that
+// golang-jwt has verified into claims, reading its facts from the signed
+// payload.
+func (v *Verifier) check(raw string, claims jwt.Claims) error {
 	var buf [payloadBufSize]byte
 	var f tokenFacts
 	p, err := f.readToken(raw, buf[:])
-	if err != nil || f.sub.empty() {
-		return err != nil // read once already: cannot fail now; refuse if it does
-	}
-	iss, sub := f.iss.of(p), f.sub.of(p)
-	sfp := pr.subFP
-	if !pr.subOK {
-		sfp = compositeFingerprint(kindSubjectCutoff, iss, sub)
+	if err != nil {
+		return err
 	}
 	e := v.e
-	if !e.filter.Load().mayContain(sfp) {
-		return false
-	}
-	r, hit := e.lookup(sfp)
-	return hit && cutoffCovers(e, r.value, kindSubjectCutoffMillis, iss, sub, iat)
-}
-
-// check applies the time, lifetime and revocation checks to a token that
-// golang-jwt has verified into claims; pr holds what was read of its
-// signed payload.
-func (v *Verifier) check(raw string, claims jwt.Claims, pr *preread) error {
-	e := v.e
-	f := &pr.f
 	if !f.hasIat && !v.iatOptional {
 		return errNoIat
 	}
@@ -422,7 +392,10 @@ func (v *Verifier) check(raw string, claims jwt.Claims, pr *preread) error {
 		}
 	}
 
-	fp := pr.keyFP
+	fp, ok := tokenFingerprint(kindKey, raw, p, &f)
+	if !ok {
+		return errNoKey
+	}
 	filter := e.filter.Load()
 	if filter.mayContain(fp) {
 		if _, hit := e.lookup(fp); hit {
@@ -441,11 +414,14 @@ func (v *Verifier) check(raw string, claims jwt.Claims, pr *preread) error {
 			return ErrAllRevoked
 		}
 	}
-	// The subject's seconds record is probed with the fingerprint hashed
-	// before the parse; only a hit (or cutoffs that appeared meanwhile)
-	// reads the payload again, for the millis record's (iss, sub).
-	if !f.sub.empty() && (!pr.subOK || filter.mayContain(pr.subFP)) && v.subjectCutoff(raw, pr, iat) {
-		return ErrSubjectRevoked
+	if !f.sub.empty() {
+		iss, sub := f.iss.of(p), f.sub.of(p)
+		sfp := compositeFingerprint(kindSubjectCutoff, iss, sub)
+		if filter.mayContain(sfp) {
+			if r, hit := e.lookup(sfp); hit && cutoffCovers(e, r.value, kindSubjectCutoffMillis, iss, sub, iat) {
+				return ErrSubjectRevoked
+			}
+		}
 	}
 	return nil
 }
