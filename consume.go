@@ -51,8 +51,11 @@ func (e *Engine) Consume(key string, expiresAt time.Time) (first bool, err error
 }
 
 // ConsumeToken is [Engine.Consume] for a token: its key is [TokenKey](tok)
-// and its expiry the token's exp (iat + MaxTTL without exp, now + MaxTTL
-// without either), read from its signed payload. tok must be one a
+// and its expiry the token's exp (iat + MaxTTL without exp), read from its
+// signed payload. A token with neither exp nor iat is refused with an error
+// wrapping [ErrTTLTooLong] and [jwt.ErrTokenRequiredClaimMissing]: a plain
+// golang-jwt parser accepts it forever, so a mark kept for a bounded time
+// would let it be used again. tok must be one a
 // [Verifier] (or another golang-jwt parser) verified: a token that is not
 // Valid or has no signature (ParseUnverified, a failed parse, alg none) is
 // refused with [ErrUnverifiedToken], since anyone can write its claims. See
@@ -66,7 +69,7 @@ func (e *Engine) ConsumeToken(tok *jwt.Token) (first bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	return e.consume(fp, f.expiry(e.cfg.MaxTTL, time.Now()))
+	return e.consume(fp, f.expiry(e.cfg.MaxTTL))
 }
 
 func (e *Engine) consume(fp uint64, expiresAt time.Time) (bool, error) {
@@ -83,8 +86,16 @@ func (e *Engine) consume(fp uint64, expiresAt time.Time) (bool, error) {
 	return e.putIfAbsent(fp, deadline, 0)
 }
 
+// errTimeless refuses to revoke or consume a token with neither exp nor
+// iat. A plain golang-jwt parser accepts it forever (exp is optional
+// there), so no record, kept for a bounded time, could outlive it: a
+// revocation would lapse and a single use could be repeated. (No Verifier
+// accepts such a token.)
+var errTimeless = fmt.Errorf("revoke: token has neither exp nor iat, so it never expires and cannot be held: %w: %w", ErrTTLTooLong, jwt.ErrTokenRequiredClaimMissing)
+
 // verifiedTokenKey reads the facts of a verified token into f and returns
-// the fingerprint of its key in the domain of k.
+// the fingerprint of its key in the domain of k. A token with neither exp
+// nor iat is refused (errTimeless).
 func verifiedTokenKey(k kind, tok *jwt.Token, f *tokenFacts, buf []byte) (uint64, error) {
 	if tok == nil {
 		return 0, fmt.Errorf("%w: nil token", ErrEmptyKey)
@@ -96,6 +107,9 @@ func verifiedTokenKey(k kind, tok *jwt.Token, f *tokenFacts, buf []byte) (uint64
 	if err != nil {
 		return 0, err
 	}
+	if !f.hasExp && !f.hasIat {
+		return 0, errTimeless
+	}
 	fp, ok := tokenFingerprint(k, tok.Raw, p, f)
 	if !ok {
 		return 0, errNoKey
@@ -103,15 +117,12 @@ func verifiedTokenKey(k kind, tok *jwt.Token, f *tokenFacts, buf []byte) (uint64
 	return fp, nil
 }
 
-// expiry is the moment the token stops being accepted, leeway aside: its exp,
-// or iat + maxTTL without exp, or now + maxTTL without either.
-func (f *tokenFacts) expiry(maxTTL time.Duration, now time.Time) time.Time {
-	switch {
-	case f.hasExp:
+// expiry is the moment the token stops being accepted, leeway aside: its
+// exp, or iat + maxTTL without exp (as a Verifier with ExpirationOptional
+// treats it). Callers refuse tokens with neither (errTimeless).
+func (f *tokenFacts) expiry(maxTTL time.Duration) time.Time {
+	if f.hasExp {
 		return time.UnixMilli(f.expMs)
-	case f.hasIat:
-		return time.UnixMilli(f.iatMs).Add(maxTTL)
-	default:
-		return now.Add(maxTTL)
 	}
+	return time.UnixMilli(f.iatMs).Add(maxTTL)
 }

@@ -53,6 +53,16 @@ const millisEpochBits = 30
 // millisecond precision. issuer may be empty (tokens without iss); tokens
 // without sub are only reached by [Engine.RevokeAll].
 //
+// Refreshes in flight: a refresh whose check of the old token ran after
+// the caller read t but before the cutoff was stored passes, and a token it
+// issues with an iat after t escapes the cutoff (a thief who keeps
+// refreshing stays signed in). To log a subject out for good, refresh
+// handlers issue their token with an iat read before they check the old
+// one, and the logout calls RevokeSubject a second time with a t read after
+// the first call returned: every refresh that passed its check did so
+// before the first cutoff was stored, so its iat lies before the second
+// (TestAttackRefreshInFlightAgainstLogoutEverywhere).
+//
 // issuedBefore may not lie more than Config.Leeway in the future
 // ([ErrFutureCutoff]): a cutoff is about tokens already issued. The cutoff
 // is retained until issuedBefore + MaxTTL + Leeway (rounded up to the next

@@ -83,10 +83,14 @@ func WithTokenExtractor(extract func(*http.Request) (string, error)) MiddlewareO
 	return func(c *middlewareConfig) { c.extractor = extract }
 }
 
-// WithCORSPreflight lets CORS preflight requests (OPTIONS with an
-// Access-Control-Request-Method header) through without credentials, as
-// browsers send them without any: put a CORS handler after the middleware
-// to answer them. Other OPTIONS requests are checked as usual.
+// WithCORSPreflight lets CORS preflight requests through without
+// credentials, as browsers send them without any: put a CORS handler after
+// the middleware to answer them. A preflight is what a browser sends: an
+// OPTIONS request with Origin and Access-Control-Request-Method headers, no
+// body and no credentials. Any other request is checked as usual: one with
+// a body, without Origin, or with credentials (a preflight never carries
+// them; when present they are verified, a bad token refused and a good one
+// put in the context).
 func WithCORSPreflight() MiddlewareOption {
 	return func(c *middlewareConfig) { c.corsPreflight = true }
 }
@@ -120,17 +124,13 @@ func Middleware(v *Verifier, opts ...MiddlewareOption) func(http.Handler) http.H
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if cfg.corsPreflight && r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-				next.ServeHTTP(w, r)
-				return
-			}
 			token, err := cfg.extract(r)
 			switch {
 			case err != nil:
 				onError(w, r, err)
 				return
 			case token == "":
-				if cfg.credentialsOptional {
+				if cfg.credentialsOptional || (cfg.corsPreflight && isPreflight(r)) {
 					next.ServeHTTP(w, r)
 					return
 				}
@@ -149,6 +149,14 @@ func Middleware(v *Verifier, opts ...MiddlewareOption) func(http.Handler) http.H
 			next.ServeHTTP(w, r.WithContext(ContextWithToken(r.Context(), tok)))
 		})
 	}
+}
+
+// isPreflight reports whether r is a CORS preflight as browsers send it:
+// OPTIONS with Origin and Access-Control-Request-Method, and no body.
+func isPreflight(r *http.Request) bool {
+	return r.Method == http.MethodOptions &&
+		r.Header.Get("Access-Control-Request-Method") != "" && r.Header.Get("Origin") != "" &&
+		r.ContentLength == 0 && len(r.TransferEncoding) == 0
 }
 
 var errMalformedHeader = fmt.Errorf("%w: Authorization header", ErrMalformedCredentials)

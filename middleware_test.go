@@ -257,6 +257,7 @@ func TestMiddlewareOptions(t *testing.T) {
 	t.Run("CORS preflight", func(t *testing.T) {
 		preflight := bearer(http.MethodOptions, "")
 		preflight.Header.Set("Access-Control-Request-Method", "POST")
+		preflight.Header.Set("Origin", "https://app.example")
 		s := run(v, preflight)
 		assert.Equal(t, http.StatusUnauthorized, s.status, "off by default")
 		s = run(v, preflight, WithCORSPreflight())

@@ -116,7 +116,11 @@ var globalCutoffFP = fingerprint(kindGlobalCutoff, "all")
 // without Raw the error wraps [ErrEmptyKey]; a payload the Verifier would
 // refuse gives an error wrapping [jwt.ErrTokenMalformed]. It allocates the
 // key; it does not check the signature, so do not revoke on the word of a
-// token that no Verifier accepted.
+// token that no Verifier accepted. With a plain golang-jwt parser in place
+// of a Verifier, note that a token without exp never expires there, while
+// a revocation of it is kept until iat + Config.MaxTTL + Leeway only (as a
+// Verifier with ExpirationOptional treats it): require exp
+// (jwt.WithExpirationRequired) or check with a Verifier.
 func TokenKey(tok *jwt.Token) (string, error) {
 	if tok == nil {
 		return "", fmt.Errorf("%w: nil token", ErrEmptyKey)
@@ -172,7 +176,11 @@ func (e *Engine) RevokeID(issuer, id string, expiresAt time.Time) error {
 // into. The token is known by [TokenKey], read from its signed payload:
 // (iss, jti) when it has a jti, so every encoding of it is revoked;
 // otherwise its signed part. A token without exp is kept until iat +
-// Config.MaxTTL, or MaxTTL from now without iat either.
+// Config.MaxTTL (as a Verifier with ExpirationOptional treats it); one with
+// neither exp nor iat is refused with an error wrapping [ErrTTLTooLong] and
+// [jwt.ErrTokenRequiredClaimMissing], since a plain golang-jwt parser
+// accepts it forever and a revocation held for a bounded time would lapse
+// while it is still accepted (no Verifier accepts it).
 //
 // tok must be one a [Verifier] (or another golang-jwt parser) verified: a
 // token that is not Valid or has no signature (from ParseUnverified, a
@@ -194,7 +202,7 @@ func (e *Engine) RevokeToken(tok *jwt.Token) error {
 	if e.closed.Load() {
 		return ErrClosed
 	}
-	deadline, err := e.deadlineFor(f.expiry(e.cfg.MaxTTL, time.Now()))
+	deadline, err := e.deadlineFor(f.expiry(e.cfg.MaxTTL))
 	if err != nil || deadline == 0 {
 		return err
 	}

@@ -126,6 +126,9 @@ func (a *api) refresh(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request", `send {"refresh_token":"..."}`)
 		return
 	}
+	// The new pair's iat is read before the old token's check, so that a
+	// "log out everywhere" racing this refresh covers it (see logoutAll).
+	now := time.Now()
 	// RFC 6749 §5.2: a refresh token that is invalid, expired, revoked or
 	// used up is a 400 invalid_grant, not a 401.
 	tok, err := a.v.ParseWithClaims(req.RefreshToken, &apiClaims{})
@@ -159,7 +162,7 @@ func (a *api) refresh(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_grant", "refresh token reuse detected: the session is revoked")
 		return
 	}
-	pair, err := a.issue(c.Subject, c.Session, c.Device, time.Now())
+	pair, err := a.issue(c.Subject, c.Session, c.Device, now)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "server_error", err.Error())
 		return
@@ -181,9 +184,16 @@ func (a *api) logout(w http.ResponseWriter, _ *http.Request, tok *jwt.Token, c *
 	writeJSON(w, http.StatusOK, map[string]string{"logged_out": c.Session})
 }
 
-// logoutAll revokes every token of the user issued up to now.
+// logoutAll revokes every token of the user issued up to now. The second
+// cutoff, read after the first is stored, also covers the tokens of
+// refreshes in flight, whose old token passed its check before the first
+// cutoff was stored (see revoke.Engine.RevokeSubject).
 func (a *api) logoutAll(w http.ResponseWriter, _ *http.Request, _ *jwt.Token, c *apiClaims) {
-	if err := a.e.RevokeSubject(c.Issuer, c.Subject, time.Now()); err != nil {
+	err := a.e.RevokeSubject(c.Issuer, c.Subject, time.Now())
+	if err == nil {
+		err = a.e.RevokeSubject(c.Issuer, c.Subject, time.Now()) // read after the first is stored
+	}
+	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", err.Error())
 		return
 	}
@@ -195,6 +205,12 @@ func (a *api) logoutAll(w http.ResponseWriter, _ *http.Request, _ *jwt.Token, c 
 // millisecond, this one included, and this device gets a new pair issued a
 // millisecond after t (jwt.TimePrecision is a millisecond here).
 func (a *api) logoutOthers(w http.ResponseWriter, _ *http.Request, _ *jwt.Token, c *apiClaims) {
+	if err := a.e.RevokeSubject(c.Issuer, c.Subject, time.Now()); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", err.Error())
+		return
+	}
+	// A second cutoff, read after the first is stored: it covers refreshes
+	// in flight too (see logoutAll).
 	t := time.Now()
 	if err := a.e.RevokeSubject(c.Issuer, c.Subject, t); err != nil {
 		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", err.Error())
