@@ -38,6 +38,10 @@ import (
 // millisEpochBits is the width of the milliseconds kept in a millis record.
 const millisEpochBits = 30
 
+// maxMillisValue is the largest value a millis record carries; every
+// seconds record's value (a Unix second after 2004) is larger.
+const maxMillisValue = 1 << millisEpochBits
+
 // RevokeSubject logs a subject out everywhere: every token of this issuer
 // and subject issued at or before issuedBefore is refused by
 // [Verifier.Parse] with an error wrapping [ErrSubjectRevoked] (and

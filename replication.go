@@ -56,21 +56,45 @@ func (e *Engine) notify(r record) error {
 // Apply merges a record that comes from elsewhere (another replica, a
 // message stream) into the engine: idempotent and commutative, journaled
 // like a local revocation when the engine persists (so a restart keeps it),
-// never passed to the observer, and a no-op for a record whose deadline has
-// passed. It
-// fails with [ErrInvalidRecord] for a zero fingerprint or a deadline out of
-// range, and with [ErrFull] or [ErrClosed] like Revoke. Records whose
-// deadline lies beyond this engine's MaxTTL are accepted: the sender's
-// configuration decided them.
+// never passed to the observer, and a no-op for a record whose deadline, as
+// this engine holds it (see below), has passed. It fails with
+// [ErrInvalidRecord] for a zero fingerprint or a deadline out of range, and
+// with [ErrFull] or [ErrClosed] like Revoke.
+//
+// The sender computed the deadline with its own Leeway and MaxTTL; this
+// engine's Verifier accepts a token up to its own Leeway after exp, and a
+// token living up to its own MaxTTL. So that a revocation is never forgotten
+// here while this engine's Verifier would still accept what it covers, Apply
+// holds the record until its deadline plus this engine's Leeway, and a
+// cutoff until at least its second + 1 + this engine's MaxTTL + Leeway (as
+// RevokeSubject here would). That keeps some records up to one Leeway longer
+// than on the sender: more revoked, never less. Records whose deadline lies
+// beyond this engine's MaxTTL are accepted: the sender's configuration
+// decided them.
 func (e *Engine) Apply(r Record) error {
 	if r.Fingerprint == 0 || r.Deadline <= 0 || r.Deadline > maxDeadline {
 		return fmt.Errorf("%w: fingerprint %#x, deadline %d", ErrInvalidRecord, r.Fingerprint, r.Deadline)
 	}
-	if r.Deadline <= time.Now().Unix() {
+	deadline := e.heldLocally(r.Deadline, r.Value)
+	if deadline <= time.Now().Unix() {
 		if e.closed.Load() {
 			return ErrClosed
 		}
 		return nil
 	}
-	return e.applyDurably(record{fp: r.Fingerprint, deadline: uint32(r.Deadline), value: r.Value})
+	return e.applyDurably(record{fp: r.Fingerprint, deadline: uint32(deadline), value: r.Value})
+}
+
+// heldLocally returns how long this engine holds a record from elsewhere
+// whose sender set deadline: see Apply. A value above maxMillisValue is a
+// cutoff's second (a millis record's value never exceeds it; a plain
+// revocation's is 0). The result never exceeds maxDeadline.
+func (e *Engine) heldLocally(deadline int64, value uint32) int64 {
+	leeway := int64((e.cfg.Leeway + time.Second - 1) / time.Second)
+	held := deadline + leeway
+	if int64(value) > maxMillisValue {
+		retention := int64((e.cfg.MaxTTL + e.cfg.Leeway + time.Second - 1) / time.Second)
+		held = max(held, int64(value)+1+retention)
+	}
+	return min(held, maxDeadline)
 }

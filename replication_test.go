@@ -94,3 +94,34 @@ func TestApplyRejectsAndSkips(t *testing.T) {
 		require.ErrorIs(t, e.Apply(Record{Fingerprint: 5, Deadline: now + 10}), ErrClosed)
 	})
 }
+
+// A record from elsewhere is held as long as this engine's own Verifier
+// could accept what it covers: the sender's deadline plus this engine's
+// Leeway, and a cutoff at least until its second + 1 + this engine's MaxTTL
+// + Leeway. A millis record's value (at most 2^30) is never read as a
+// cutoff second.
+func TestApplyHoldsRecordsForThisEnginesVerifier(t *testing.T) {
+	e := newTestEngine(t, Config{Leeway: 90 * time.Second, MaxTTL: 2 * time.Hour})
+	now := time.Now().Unix()
+	for _, c := range []struct {
+		name            string
+		deadline, value int64
+		want            int64
+	}{
+		{"a revocation: the sender's deadline plus this Leeway", now + 600, 0, now + 600 + 90},
+		{"a cutoff made with a shorter MaxTTL", now - 60 + 1 + 3600, now - 60, now - 60 + 1 + 7200 + 90},
+		{"a cutoff made with a longer MaxTTL keeps its own deadline", now + 1 + 10*3600, now, now + 1 + 10*3600 + 90},
+		{"a millis record is not a cutoff second", now + 600, maxMillisValue, now + 600 + 90},
+		{"capped at the last second a record holds", maxDeadline - 10, 0, maxDeadline},
+	} {
+		assert.Equal(t, c.want, e.heldLocally(c.deadline, uint32(c.value)), c.name)
+	}
+
+	// Applied, the record is stored with that deadline; one whose sender's
+	// deadline has just passed is still within this engine's Leeway.
+	fp := fingerprint(kindKey, "just-expired-on-the-sender")
+	require.NoError(t, e.Apply(Record{Fingerprint: fp, Deadline: now - 1}))
+	r, ok := e.lookup(fp)
+	require.True(t, ok, "still within this engine's Leeway")
+	assert.EqualValues(t, now-1+90, r.deadline)
+}
