@@ -502,16 +502,14 @@ func TestAttackPaddingThenLineBreaks(t *testing.T) {
 	assert.LessOrEqual(t, allocs, 1.0, "the nested header never reaches golang-jwt's decoder")
 }
 
-// Finding, not fixed here (Apply is replication.go's): a record's deadline
-// is computed with the sender's Leeway and MaxTTL, and Apply keeps it as
-// is. A replica configured with a larger Leeway (a fleet halfway through a
-// configuration change) forgets a revocation while its Verifier still
-// accepts the token: exp + sender's Leeway < now < exp + own Leeway. The
-// same holds for a cutoff whose retention used a smaller MaxTTL than the
-// receiver's lifetime bound, and for a restart with a larger Leeway or
-// MaxTTL than the files were written with. A fix: Apply (and recovery)
-// extend a record to at least deadline + own Leeway, and a seconds cutoff
-// record (value > 2^30) to value + 1 + own MaxTTL + own Leeway.
+// A record's deadline is computed with the sender's Leeway and MaxTTL. A
+// replica configured with a larger Leeway (a fleet halfway through a
+// configuration change) must not forget a revocation while its Verifier
+// still accepts the token (exp + sender's Leeway < now < exp + own Leeway):
+// Apply holds records until their deadline plus its own Leeway (see
+// TestApplyHoldsRecordsForThisEnginesVerifier for cutoffs and MaxTTL). A
+// restart with a larger Leeway or MaxTTL than the files were written with
+// is not covered: recovery keeps the deadlines it reads.
 func TestAttackReplicaWithLargerLeewayForgetsEarly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		hs := algByName(t, "HS256")
