@@ -445,7 +445,11 @@ func (r *Replicator) Stats() Stats {
 	return st
 }
 
-// Close removes the engine's observer (later revocations are local only),
+// Close replaces the engine's observer with one that refuses: a revocation
+// made on the engine afterwards is in force locally (and in its journal) but
+// returns an error wrapping revoke.ErrNotPropagated and [ErrClosed], never a
+// silent nil, since no other replica will hear of it. (To go on with the
+// engine alone on purpose, call its SetObserver(nil) after Close.) Close then
 // waits up to Config.CloseTimeout for the queue to be published, stops
 // consuming, saves the position, deletes its consumer on the server and
 // stops every goroutine the Replicator started. It returns an error
@@ -455,7 +459,7 @@ func (r *Replicator) Stats() Stats {
 // connection. Idempotent: a later call returns the same error.
 func (r *Replicator) Close() error {
 	r.closeOnce.Do(func() {
-		r.e.SetObserver(nil)
+		r.e.SetObserver(refuseAfterClose)
 		r.mu.Lock() // waits out observers in flight
 		r.closing = true
 		r.mu.Unlock()
@@ -589,3 +593,7 @@ func (r *Replicator) stopping() bool {
 		return false
 	}
 }
+
+// refuseAfterClose is the engine's observer once its Replicator is closed:
+// a revocation made then cannot reach the other replicas, and says so.
+func refuseAfterClose(revoke.Record) error { return ErrClosed }

@@ -238,7 +238,10 @@ func TestQueueFullIsAnErrorNotADrop(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotDrained)
 	assert.Contains(t, err.Error(), "3 records")
 	require.ErrorIs(t, a.r.Close(), ErrNotDrained, "Close is idempotent")
-	require.NoError(t, a.e.Revoke("after-close", time.Now().Add(time.Hour)), "the observer is gone")
+	err = a.e.Revoke("after-close", time.Now().Add(time.Hour))
+	require.ErrorIs(t, err, revoke.ErrNotPropagated, "after Close, a revocation never reaches the stream, and says so")
+	require.ErrorIs(t, err, ErrClosed)
+	assert.True(t, a.e.IsRevoked("after-close"), "in force locally")
 }
 
 func TestPositionIsSavedOnlyOnceDurable(t *testing.T) {
