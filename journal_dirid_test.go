@@ -317,3 +317,40 @@ func TestSnapshotVersion2Header(t *testing.T) {
 		})
 	}
 }
+
+// TestDirIDLeftoverSnapshotOfVersion2: the unfinished snapshot New leaves
+// behind is of version 2; its generation still proves which journals
+// existed, and a header cut short proves nothing.
+func TestDirIDLeftoverSnapshotOfVersion2(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		gen     uint64
+		cut     int
+		refused bool
+	}{
+		{"proves a deleted journal", 4, snapshotHeader2Size + 8, true},
+		{"proves the journals that are there", 2, snapshotHeader2Size + 8, false},
+		{"header cut short", 4, snapshotHeader2Size - 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			session(t, dir, keyRange("a", 2), false)
+			session(t, dir, keyRange("b", 2), false)
+			id := fileDirID(t, filepath.Join(dir, journalName(2)))
+			var buf bytes.Buffer
+			sw := newSnapshotWriter(&buf, snapshotHeader{created: time.Now().Unix(), generation: tc.gen, dirID: id})
+			sw.add([]record{liveRecord(5)})
+			sw.flush()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, snapshotTmpName), buf.Bytes()[:tc.cut], 0o600))
+			e, err := New(durableConfig(dir))
+			if tc.refused {
+				require.ErrorIs(t, err, ErrCorrupt)
+				assert.ErrorContains(t, err, snapshotTmpName)
+				return
+			}
+			require.NoError(t, err)
+			defer e.Close()
+			requireRevoked(t, e, append(keyRange("a", 2), keyRange("b", 2)...))
+		})
+	}
+}
