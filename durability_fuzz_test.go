@@ -37,6 +37,13 @@ func FuzzReadSnapshot(f *testing.F) {
 	binary.LittleEndian.PutUint32(bad[snapshotHeaderSize:], 1<<31)
 	f.Add(bad)
 	f.Add([]byte(snapshotMagic))
+	var v2 bytes.Buffer // a snapshot file of a directory with an id
+	sw := newSnapshotWriter(&v2, snapshotHeader{generation: 3, dirID: 0x1234})
+	sw.add([]record{{fp: 1, deadline: 2000000000}})
+	if _, err := sw.finish(); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(v2.Bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var got []record
 		_, n, err := readSnapshot(bytes.NewReader(data), "fuzz", func(recs []record) {
@@ -86,6 +93,9 @@ func FuzzReadJournal(f *testing.F) {
 	bad := journalSeed(3)
 	binary.LittleEndian.PutUint32(bad[journalHeaderSize+4:], 1<<30)
 	f.Add(bad)
+	withID := journalSeed(3)
+	h := journalHeaderID(1, 1700000000, 0x1234)
+	f.Add(append(h[:], withID[journalHeaderSize:]...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		records := 0
 		info, err := readJournal(bytes.NewReader(data), int64(len(data)), "fuzz", 1, func(recs []record) {

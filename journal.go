@@ -60,6 +60,10 @@ type journal struct {
 	policy SyncPolicy
 	limit  int64  // journal size that asks for a snapshot; 0 never
 	kick   func() // asks for a snapshot; must not block
+	// dirID is the directory id written in the header of every file
+	// (journal and snapshot) created from now on; set before the first
+	// file is attached, never changed after.
+	dirID uint64
 
 	// broken is set with err, so that revocations can fail fast.
 	broken atomic.Bool
@@ -107,15 +111,22 @@ type journal struct {
 // header, fsynced, and fsyncs dir. A file of that generation can only be
 // what a failed creation left (recovery starts after the newest journal, or
 // replaces a torn newest one; rotation after the current one), so it is
-// truncated.
-func createJournal(fsys fileSystem, dir string, gen uint64) (file, error) {
+// truncated. Its header carries the directory id dirID (none when 0).
+func createJournal(fsys fileSystem, dir string, gen, dirID uint64) (file, error) {
 	path := filepath.Join(dir, journalName(gen))
 	f, err := fsys.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("revoke: creating journal: %w", err)
 	}
-	h := journalHeader(gen, time.Now().Unix())
-	err = writeFull(f, h[:])
+	var h []byte
+	if dirID != 0 {
+		hi := journalHeaderID(gen, time.Now().Unix(), dirID)
+		h = hi[:]
+	} else {
+		h0 := journalHeader(gen, time.Now().Unix())
+		h = h0[:]
+	}
+	err = writeFull(f, h)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -128,6 +139,14 @@ func createJournal(fsys fileSystem, dir string, gen uint64) (file, error) {
 		return nil, fmt.Errorf("revoke: creating journal %s: %w", path, err)
 	}
 	return f, nil
+}
+
+// headerSize is the size of the header of the journal's files.
+func (j *journal) headerSize() int64 {
+	if j.dirID != 0 {
+		return journalHeaderIDSize
+	}
+	return journalHeaderSize
 }
 
 // errShortWrite is returned when a write wrote less than asked without
@@ -165,7 +184,7 @@ func (j *journal) attach(f file, gen uint64) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.f, j.gen, j.seed, j.fileRecords = f, gen, genSeed(gen), 0
-	j.size.Store(journalHeaderSize)
+	j.size.Store(j.headerSize())
 	if j.readOnly {
 		j.err, j.readOnly = nil, false
 		j.broken.Store(false)
@@ -400,7 +419,7 @@ func (j *journal) rotate() (uint64, error) {
 	if err == nil {
 		end := j.size.Load() + int64(len(buf))
 		if cerr = j.writeSeal(f, seed); cerr == nil {
-			nf, cerr = createJournal(j.fs, j.dir, j.gen+1)
+			nf, cerr = createJournal(j.fs, j.dir, j.gen+1, j.dirID)
 		}
 		if cerr != nil {
 			err = j.truncateSync(f, end)
@@ -419,7 +438,7 @@ func (j *journal) rotate() (uint64, error) {
 	}
 	_ = j.f.Close() // fsynced above; nothing is lost if closing fails
 	j.f, j.gen, j.seed, j.fileRecords = nf, j.gen+1, genSeed(j.gen+1), 0
-	j.size.Store(journalHeaderSize)
+	j.size.Store(j.headerSize())
 	return j.gen, nil
 }
 

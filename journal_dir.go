@@ -1,6 +1,7 @@
 package revoke
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -79,6 +80,9 @@ type dirPlan struct {
 	sealGen     uint64
 	sealRecords int
 	sealAt      int64
+	// dirID is the directory id of the files that carry one, or a new
+	// random one when none does: the id of every file New writes.
+	dirID uint64
 }
 
 // missingf returns an error wrapping ErrCorrupt that names what is missing.
@@ -123,6 +127,32 @@ func loadDir(fsys fileSystem, dir string, apply func([]record), visit func(FileR
 			corruptf(filepath.Join(dir, name), 0, "named like a journal in a spelling no release writes (upper-case hex digits; New writes %s): renamed by hand or copied by a tool that changed its case; give it that name back, or move it out of the directory",
 				journalName(g)))
 	}
+	// The id of the directory is the one most files carry; every file
+	// with another is refused. Only the headers are read for this.
+	ids, journalIDs := dirIDs(fsys, dir, d)
+	ref, refCount, tie := uint64(0), 0, false
+	for id, n := range ids {
+		switch {
+		case n > refCount:
+			ref, refCount, tie = id, n, false
+		case n == refCount:
+			tie = true
+		}
+	}
+	plan.dirID = ref
+	sameDir := func(r FileReport, path string, off int64, id uint64) bool {
+		switch {
+		case id == 0 || (id == ref && !tie):
+			return true
+		case tie:
+			fail(r, corruptf(path, off, "directory id %016x, and as many other files have another id: one side belongs to another directory (a file copied in from another engine's directory); move the foreign files out, or restore this directory's own",
+				id))
+		default:
+			fail(r, corruptf(path, off, "belongs to another directory: directory id %016x, and %d other file(s) have %016x (a file copied in from another engine's directory); move it out, or restore this directory's own file",
+				id, refCount, ref))
+		}
+		return false
+	}
 	first, snapOK := uint64(1), false
 	if d.snapshot {
 		path := filepath.Join(dir, snapshotName)
@@ -131,7 +161,7 @@ func loadDir(fsys fileSystem, dir string, apply func([]record), visit func(FileR
 		r.Size, r.Records = size, n
 		if err != nil {
 			fail(r, err)
-		} else {
+		} else if sameDir(r, path, 24, h.dirID) {
 			first, snapOK = h.generation, true
 			r.Generation, r.Created, r.Verdict = h.generation, time.Unix(h.created, 0), VerdictOK
 			report(r)
@@ -156,7 +186,7 @@ func loadDir(fsys fileSystem, dir string, apply func([]record), visit func(FileR
 		// release wrote it.
 		if err := checkJournalVersion(fsys, filepath.Join(dir, r.Name)); err != nil {
 			fail(r, err)
-		} else {
+		} else if sameDir(r, filepath.Join(dir, r.Name), 32, journalIDs[live[0]]) {
 			r.Verdict, r.Problem = VerdictStale, "the snapshot covers it; New deletes it"
 			report(r)
 			plan.stale = append(plan.stale, live[0])
@@ -206,6 +236,9 @@ func loadDir(fsys fileSystem, dir string, apply func([]record), visit func(FileR
 			continue
 		}
 		r.Created = time.Unix(info.created, 0)
+		if !sameDir(r, path, 32, info.dirID) {
+			continue
+		}
 		last := i == len(live)-1
 		if last && info.sealing && !info.sealed && (!info.torn || info.end > 0) {
 			plan.seal, plan.sealGen, plan.sealRecords, plan.sealAt = true, gen, info.records, info.end
@@ -268,11 +301,75 @@ func loadDir(fsys fileSystem, dir string, apply func([]record), visit func(FileR
 	if len(errs) > 0 {
 		return plan, mostTelling(errs)
 	}
+	if plan.dirID == 0 {
+		// No file carries an id: a new directory, or one of files of an
+		// earlier release. Those are accepted; the files written from now
+		// on carry the new id.
+		id, err := newDirID()
+		if err != nil {
+			return plan, err
+		}
+		plan.dirID = id
+	}
 	plan.next = max(first, newest+1, 1)
 	if plan.trim && plan.trimEnd == 0 {
 		plan.next = plan.trimGen
 	}
 	return plan, nil
+}
+
+// dirIDs returns how many of the snapshot and journals of d carry each
+// directory id, and the id of each journal that has one, reading just their
+// headers; a header that does not verify counts for nothing (loadDir
+// reports it).
+func dirIDs(fsys fileSystem, dir string, d dirFiles) (map[uint64]int, map[uint64]uint64) {
+	ids, journals := map[uint64]int{}, map[uint64]uint64{}
+	read := func(name string, n int) []byte {
+		f, _, err := openRegular(fsys, filepath.Join(dir, name), "")
+		if err != nil {
+			return nil
+		}
+		defer f.Close()
+		b := make([]byte, n)
+		if m, _ := f.ReadAt(b, 0); m < n {
+			return nil
+		}
+		return b
+	}
+	if d.snapshot {
+		if b := read(snapshotName, snapshotHeader2Size); b != nil && string(b[:4]) == snapshotMagic &&
+			binary.LittleEndian.Uint32(b[4:]) == snapshotVersion {
+			if h, ok := decodeSnapshotHeader(b); ok && h.dirID != 0 {
+				ids[h.dirID]++
+			}
+		}
+	}
+	for _, gen := range d.journals {
+		b := read(journalName(gen), journalHeaderIDSize)
+		if b == nil || string(b[:4]) != journalMagic || binary.LittleEndian.Uint32(b[4:]) != journalVersion ||
+			binary.LittleEndian.Uint32(b[24:])&journalFlagDirID == 0 ||
+			binary.LittleEndian.Uint32(b[44:]) != crc32.Checksum(b[:44], castagnoli) {
+			continue
+		}
+		if id := binary.LittleEndian.Uint64(b[32:]); id != 0 {
+			ids[id]++
+			journals[gen] = id
+		}
+	}
+	return ids, journals
+}
+
+// newDirID draws a random directory id, never 0.
+func newDirID() (uint64, error) {
+	var b [8]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			return 0, fmt.Errorf("revoke: drawing a directory id: %w", err)
+		}
+		if id := binary.LittleEndian.Uint64(b[:]); id != 0 {
+			return id, nil
+		}
+	}
 }
 
 func gapName(from, to uint64) string {
@@ -351,22 +448,28 @@ func readSnapshotTmpGen(fsys fileSystem, path string) (uint64, int64, error) {
 		return 0, size, err
 	}
 	defer f.Close()
-	var h [snapshotHeaderSize]byte
+	var h [snapshotHeader2Size]byte
 	n, err := f.ReadAt(h[:], 0)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return 0, size, fmt.Errorf("revoke: reading %s: %w", path, err)
 	}
-	if n >= 8 && string(h[:4]) == snapshotMagic {
-		if v := binary.LittleEndian.Uint32(h[4:]); v != snapshotVersion && v != 0 {
-			// Written by a newer release: never deleted (see checkVersion).
-			return 0, size, checkVersion(path, "snapshot", v, snapshotVersion)
-		}
-	}
-	if n < len(h) || string(h[:4]) != snapshotMagic || binary.LittleEndian.Uint32(h[4:]) != snapshotVersion ||
-		binary.LittleEndian.Uint32(h[28:]) != crc32.Checksum(h[:28], castagnoli) {
+	if n < 8 || string(h[:4]) != snapshotMagic {
 		return 0, size, nil
 	}
-	return binary.LittleEndian.Uint64(h[16:]), size, nil
+	v := binary.LittleEndian.Uint32(h[4:])
+	hlen := snapshotHeaderLen(v)
+	if hlen == 0 && v != 0 {
+		// Written by a newer release: never deleted (see checkVersion).
+		return 0, size, checkVersion(path, "snapshot", v, snapshotVersion)
+	}
+	if hlen == 0 || n < hlen {
+		return 0, size, nil
+	}
+	sh, ok := decodeSnapshotHeader(h[:hlen])
+	if !ok {
+		return 0, size, nil
+	}
+	return sh.generation, size, nil
 }
 
 // checkJournalVersion returns an error wrapping ErrUnsupportedVersion if the

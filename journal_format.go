@@ -22,9 +22,16 @@ import (
 //	 16  created    int64, Unix seconds
 //	 24  flags      uint32: bit 0 "sealed when retired" (set by this
 //	                release; 0 in journals of earlier ones, which have no
-//	                seal); other bits 0 (a verified header with others
-//	                set was written by a newer release: ErrUnsupportedVersion)
+//	                seal); bit 1 "directory id follows" (set by this
+//	                release; journals of earlier ones have no id); other
+//	                bits 0 (a verified header with others set was written
+//	                by a newer release: ErrUnsupportedVersion)
 //	 28  CRC32C of bytes 0..28
+//	with flag bit 1, 16 more header bytes (the header is then 48 bytes):
+//	 32  directory  uint64, not 0: the id of the directory the file belongs to
+//	 40  reserved   uint32 = 0 (a verified header with another value was
+//	                written by a newer release: ErrUnsupportedVersion)
+//	 44  CRC32C of bytes 0..44
 //	frames, each (a group-commit batch is one or a few frames):
 //	  0  marker     "RVKF"
 //	  4  count      uint32, 1..65536 (bits 24..31 are reserved for frame
@@ -46,6 +53,13 @@ import (
 // one that does not was cut: truncation at a frame boundary, which no
 // checksum can see, is found.
 //
+// The directory id is drawn at random when New first writes to a
+// directory that holds no file with an id, and written in the header of
+// every journal and snapshot New writes there from then on. Every file of
+// a directory that carries an id must carry the same one: a file of
+// another directory (copied in by hand, a restore from the wrong backup)
+// is refused with ErrCorrupt, however well its generation fits.
+//
 // Every frame starts at a multiple of 16. The header CRC of a frame is
 // seeded with the generation, so a frame left over from another journal (a
 // reused disk block) never verifies in this one.
@@ -55,8 +69,9 @@ import (
 // never changed), then the checksums. The header is fsynced before any
 // frame is written, and every write appends whole frames, so what an
 // interrupted write can leave is narrow, and only that is a torn tail:
-//   - a file of at most 32 bytes whose header is incomplete, zeros or does
-//     not verify (the creation of the file was interrupted), or
+//   - a file of at most 48 bytes whose header is incomplete, zeros or does
+//     not verify (the creation of the file was interrupted; a file that
+//     short holds no record), or
 //   - after the last frame that verifies, fewer than 16 bytes, or one frame
 //     whose header verifies and that is cut short by the end of the file or
 //     fails its record CRC while ending exactly at the end of the file.
@@ -69,10 +84,14 @@ const (
 	journalFrameMagic = "RVKF"
 	journalSealMagic  = "RVKE"
 	journalFlagSealed = 1
+	journalFlagDirID  = 2
+	journalFlagsKnown = journalFlagSealed | journalFlagDirID
 	journalVersion    = 1
 	journalHeaderSize = 32
-	journalFrameHead  = 16
-	journalFrameMax   = 1 << 16
+	// journalHeaderIDSize is the size of a header with the directory id.
+	journalHeaderIDSize = journalHeaderSize + 16
+	journalFrameHead    = 16
+	journalFrameMax     = 1 << 16
 	// journalReadBuf is the read buffer of replay: larger than a frame,
 	// so that one pread serves tens of thousands of small frames.
 	journalReadBuf = 4 << 20
@@ -129,6 +148,22 @@ func journalHeader(gen uint64, created int64) [journalHeaderSize]byte {
 	return h
 }
 
+// journalHeaderID returns the header of a journal of generation gen in the
+// directory whose id is dirID (not 0): with the directory id flag and the
+// 16 bytes that hold the id.
+func journalHeaderID(gen uint64, created int64, dirID uint64) [journalHeaderIDSize]byte {
+	var h [journalHeaderIDSize]byte
+	copy(h[:], journalMagic)
+	binary.LittleEndian.PutUint32(h[4:], journalVersion)
+	binary.LittleEndian.PutUint64(h[8:], gen)
+	binary.LittleEndian.PutUint64(h[16:], uint64(created))
+	binary.LittleEndian.PutUint32(h[24:], journalFlagSealed|journalFlagDirID)
+	binary.LittleEndian.PutUint32(h[28:], crc32.Checksum(h[:28], castagnoli))
+	binary.LittleEndian.PutUint64(h[32:], dirID)
+	binary.LittleEndian.PutUint32(h[44:], crc32.Checksum(h[:44], castagnoli))
+	return h
+}
+
 // journalSeal returns the seal of a journal of the generation whose seed is
 // seed, holding records records.
 func journalSeal(seed uint32, records uint64) [journalFrameHead]byte {
@@ -182,6 +217,8 @@ type journalInfo struct {
 	// sealing says the header has the sealed flag; sealed that the file
 	// ends with its seal.
 	sealing, sealed bool
+	// dirID is the directory id in the header, 0 when it has none.
+	dirID uint64
 }
 
 // checkFrameHeader reports whether head (16 bytes) is a plausible frame
@@ -234,12 +271,12 @@ func readJournal(r io.ReaderAt, size int64, name string, gen uint64, apply func(
 		}
 		return fmt.Errorf("revoke: reading %s: %w", name, err)
 	}
-	var head [journalHeaderSize]byte
-	h := head[:min(size, journalHeaderSize)]
+	var head [journalHeaderIDSize]byte
+	h := head[:min(size, journalHeaderIDSize)]
 	if err := readAt(h, 0); err != nil {
 		return info, err
 	}
-	if size <= journalHeaderSize && allZero(h) {
+	if size <= journalHeaderIDSize && allZero(h) {
 		// A creation whose data never reached the disk.
 		info.torn, info.why = true, "header of zeros"
 		return info, nil
@@ -261,7 +298,9 @@ func readJournal(r io.ReaderAt, size int64, name string, gen uint64, apply func(
 		return info, corruptf(name, 0, "not a journal (magic %q)", h[:4])
 	}
 	if binary.LittleEndian.Uint32(h[28:]) != crc32.Checksum(h[:28], castagnoli) {
-		if size == journalHeaderSize {
+		if size <= journalHeaderIDSize {
+			// At most a header: the one write that creates the file
+			// was interrupted (a file that short holds no record).
 			info.torn, info.why = true, "header checksum mismatch"
 			return info, nil
 		}
@@ -271,20 +310,39 @@ func readJournal(r io.ReaderAt, size int64, name string, gen uint64, apply func(
 		return info, corruptf(name, 8, "generation %016x in a file named for generation %016x", g, gen)
 	}
 	info.created = int64(binary.LittleEndian.Uint64(h[16:]))
-	switch flags := binary.LittleEndian.Uint32(h[24:]); flags {
-	case 0:
-	case journalFlagSealed:
-		info.sealing = true
-	default:
+	flags := binary.LittleEndian.Uint32(h[24:])
+	if flags&^journalFlagsKnown != 0 {
 		// The header verified: a writer that knows more set them.
 		return info, fmt.Errorf("%w: %s has journal header flags %#x, this build knows %#x; run the release that wrote it",
-			ErrUnsupportedVersion, name, flags, journalFlagSealed)
+			ErrUnsupportedVersion, name, flags, journalFlagsKnown)
 	}
+	info.sealing = flags&journalFlagSealed != 0
 	info.end = journalHeaderSize
+	if flags&journalFlagDirID != 0 {
+		switch {
+		case size < journalHeaderIDSize:
+			info.end, info.torn, info.why = 0, true, "incomplete header"
+			return info, nil
+		case binary.LittleEndian.Uint32(h[44:]) != crc32.Checksum(h[:44], castagnoli):
+			if size == journalHeaderIDSize {
+				info.end, info.torn, info.why = 0, true, "header checksum mismatch"
+				return info, nil
+			}
+			return info, corruptf(name, 32, "header checksum mismatch in a file longer than its header (the header is fsynced before any frame is written)")
+		case binary.LittleEndian.Uint32(h[40:]) != 0:
+			return info, fmt.Errorf("%w: %s has a journal header with reserved field %#x, this build knows 0; run the release that wrote it",
+				ErrUnsupportedVersion, name, binary.LittleEndian.Uint32(h[40:]))
+		}
+		info.dirID = binary.LittleEndian.Uint64(h[32:])
+		if info.dirID == 0 {
+			return info, corruptf(name, 32, "directory id 0 (no release writes it)")
+		}
+		info.end = journalHeaderIDSize
+	}
 
 	seed := genSeed(gen)
-	buf := make([]byte, min(size-journalHeaderSize, journalReadBuf))
-	recs := make([]record, 0, min((size-journalHeaderSize)/recordSize, applyBatch))
+	buf := make([]byte, min(size-info.end, journalReadBuf))
+	recs := make([]record, 0, min((size-info.end)/recordSize, applyBatch))
 	flush := func() {
 		if len(recs) > 0 {
 			apply(recs)
@@ -292,7 +350,7 @@ func readJournal(r io.ReaderAt, size int64, name string, gen uint64, apply func(
 		}
 	}
 	// win holds the file from offset off on; pos is where off is in win.
-	off := int64(journalHeaderSize)
+	off := info.end
 	win, pos := buf[:0], 0
 	fill := func(need int) error {
 		if len(win)-pos >= need {

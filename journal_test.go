@@ -276,7 +276,7 @@ func TestJournalRefusesUnknownVersionAndForeignGeneration(t *testing.T) {
 	})
 	t.Run("header flags", func(t *testing.T) {
 		bad := bytes.Clone(data)
-		bad[24] |= 2
+		bad[24] |= 4 // bits 0 and 1 are known
 		copy(bad[28:], le32(crc32c(bad[:28])))
 		_, _, err := readAllJournal(bad)
 		require.ErrorIs(t, err, ErrUnsupportedVersion)
@@ -331,12 +331,12 @@ func TestNewFailsClosedOnCorruptJournal(t *testing.T) {
 	path := filepath.Join(dir, journalName(1))
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
-	data[journalHeaderSize+journalFrameHead+3] ^= 0x10 // a record of the first frame
+	data[journalHeaderIDSize+journalFrameHead+3] ^= 0x10 // a record of the first frame
 	require.NoError(t, os.WriteFile(path, data, 0o600))
 
 	_, err = New(durableConfig(dir))
 	require.ErrorIs(t, err, ErrCorrupt)
-	assert.Contains(t, err.Error(), fmt.Sprintf("%s at offset %d", path, journalHeaderSize))
+	assert.Contains(t, err.Error(), fmt.Sprintf("%s at offset %d", path, journalHeaderIDSize))
 }
 
 func TestGroupCommitAllDurable(t *testing.T) {

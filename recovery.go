@@ -64,6 +64,7 @@ func (e *Engine) recoverDir(fsys fileSystem, dir string) (readOnly, err error) {
 	e.buildFilter(l.workers)
 	e.dirPlan = plan
 	e.jnl = newJournal(fsys, dir, e.cfg, e.kickSnapshot)
+	e.jnl.dirID = plan.dirID
 	if err := e.openJournal(); err != nil {
 		if !e.cfg.AllowReadOnly {
 			return nil, err
@@ -83,8 +84,8 @@ func (e *Engine) openJournal() error {
 	if err := repairDir(fsys, dir, e.dirPlan); err != nil {
 		return err
 	}
-	e.dirPlan = dirPlan{next: e.dirPlan.next} // done; a retry repeats nothing
-	f, err := createJournal(fsys, dir, e.dirPlan.next)
+	e.dirPlan = dirPlan{next: e.dirPlan.next, dirID: e.dirPlan.dirID} // done; a retry repeats nothing
+	f, err := createJournal(fsys, dir, e.dirPlan.next, e.jnl.dirID)
 	if err != nil {
 		return err
 	}

@@ -11,16 +11,26 @@ import (
 	"time"
 )
 
-// Snapshot file format, version 1. All integers are little-endian; CRCs are
-// CRC32C (Castagnoli).
+// Snapshot file format, versions 1 and 2. All integers are little-endian;
+// CRCs are CRC32C (Castagnoli).
 //
-//	header, 32 bytes:
+//	header, 32 bytes in version 1 (streams of WriteTo, and snapshot files
+//	of earlier releases):
 //	  0  magic      "RVKS"
 //	  4  version    uint32 = 1
 //	  8  created    int64, Unix seconds
 //	 16  generation uint64: the first journal generation not covered (0 in streams)
 //	 24  reserved   uint32 = 0
 //	 28  CRC32C of bytes 0..28
+//	header, 40 bytes in version 2 (the snapshot files New writes):
+//	  0  magic      "RVKS"
+//	  4  version    uint32 = 2
+//	  8  created    int64, Unix seconds
+//	 16  generation uint64, as in version 1
+//	 24  directory  uint64, not 0: the id of the directory the file belongs
+//	                to (see the journal format)
+//	 32  reserved   uint32 = 0
+//	 36  CRC32C of bytes 0..36
 //	blocks, each:
 //	  0  count      uint32, 1..4096
 //	  4  CRC32C of the count bytes followed by the records
@@ -37,8 +47,10 @@ import (
 // 64 KiB block before a check fails.
 const (
 	snapshotMagic       = "RVKS"
-	snapshotVersion     = 1
+	snapshotVersion     = 2
+	snapshotVersion1    = 1
 	snapshotHeaderSize  = 32
+	snapshotHeader2Size = 40
 	snapshotBlockHeader = 8
 	snapshotBlockMax    = 4096
 	snapshotTrailerSize = 16
@@ -75,6 +87,8 @@ func corruptf(name string, off int64, format string, args ...any) error {
 type snapshotHeader struct {
 	created    int64
 	generation uint64
+	// dirID is the directory id: 0 for none (version 1).
+	dirID uint64
 }
 
 // snapshotWriter encodes a snapshot to w in one pass.
@@ -89,14 +103,52 @@ type snapshotWriter struct {
 
 func newSnapshotWriter(w io.Writer, h snapshotHeader) *snapshotWriter {
 	sw := &snapshotWriter{w: w, block: make([]byte, snapshotBlockHeader, snapshotBlockHeader+snapshotBlockMax*recordSize)}
-	var hdr [snapshotHeaderSize]byte
-	copy(hdr[:], snapshotMagic)
-	binary.LittleEndian.PutUint32(hdr[4:], snapshotVersion)
+	sw.write(encodeSnapshotHeader(h))
+	return sw
+}
+
+// encodeSnapshotHeader returns the header of h: version 2 when it has a
+// directory id, else version 1 (which earlier releases read too).
+func encodeSnapshotHeader(h snapshotHeader) []byte {
+	hdr := make([]byte, snapshotHeaderSize, snapshotHeader2Size)
+	copy(hdr, snapshotMagic)
+	binary.LittleEndian.PutUint32(hdr[4:], snapshotVersion1)
 	binary.LittleEndian.PutUint64(hdr[8:], uint64(h.created))
 	binary.LittleEndian.PutUint64(hdr[16:], h.generation)
-	binary.LittleEndian.PutUint32(hdr[28:], crc32.Checksum(hdr[:28], castagnoli))
-	sw.write(hdr[:])
-	return sw
+	if h.dirID == 0 {
+		binary.LittleEndian.PutUint32(hdr[28:], crc32.Checksum(hdr[:28], castagnoli))
+		return hdr
+	}
+	hdr = hdr[:snapshotHeader2Size]
+	binary.LittleEndian.PutUint32(hdr[4:], snapshotVersion)
+	binary.LittleEndian.PutUint64(hdr[24:], h.dirID)
+	binary.LittleEndian.PutUint32(hdr[36:], crc32.Checksum(hdr[:36], castagnoli))
+	return hdr
+}
+
+// snapshotHeaderLen returns the header size of a snapshot of version v,
+// 0 for a version this build does not read.
+func snapshotHeaderLen(v uint32) int {
+	switch v {
+	case snapshotVersion1:
+		return snapshotHeaderSize
+	case snapshotVersion:
+		return snapshotHeader2Size
+	}
+	return 0
+}
+
+// decodeSnapshotHeader checks hdr, a whole header of the version its bytes
+// 4..8 give, and decodes it; ok is false when a checksum does not verify
+// or a field no release writes is set (the caller says which error).
+func decodeSnapshotHeader(hdr []byte) (h snapshotHeader, ok bool) {
+	h.created = int64(binary.LittleEndian.Uint64(hdr[8:]))
+	h.generation = binary.LittleEndian.Uint64(hdr[16:])
+	if len(hdr) == snapshotHeaderSize {
+		return h, binary.LittleEndian.Uint32(hdr[28:]) == crc32.Checksum(hdr[:28], castagnoli)
+	}
+	h.dirID = binary.LittleEndian.Uint64(hdr[24:])
+	return h, binary.LittleEndian.Uint32(hdr[36:]) == crc32.Checksum(hdr[:36], castagnoli)
 }
 
 func (sw *snapshotWriter) write(b []byte) {
@@ -149,7 +201,7 @@ func (sw *snapshotWriter) finish() (int64, error) {
 // blocks to apply in batches of up to applyBatch, and returns its header. It verifies everything the format allows
 // (see the format above): a snapshot that does not verify returns an error
 // wrapping [ErrCorrupt] that names name and the offset of the problem, and
-// so does anything after the end; a version other than 1 returns an error
+// so does anything after the end; a version other than 1 and 2 returns an error
 // wrapping [ErrUnsupportedVersion], whatever the checksums say. apply may have been
 // called for blocks before the problem: a caller that must not keep a
 // partial load discards what apply built. It reads at most one block into
@@ -161,7 +213,7 @@ func readSnapshot(r io.Reader, name string, apply func([]record)) (snapshotHeade
 		off int64
 		crc uint32
 		// buf grows with the blocks read, up to one full block.
-		buf  = make([]byte, snapshotHeaderSize, 1024)
+		buf  = make([]byte, snapshotHeader2Size, 1024)
 		recs []record
 	)
 	read := func(b []byte, what string) error {
@@ -176,23 +228,36 @@ func readSnapshot(r io.Reader, name string, apply func([]record)) (snapshotHeade
 		}
 		return nil
 	}
-	hdr := buf[:snapshotHeaderSize]
-	if err := read(hdr, "header"); err != nil {
+	if err := read(buf[:8], "header"); err != nil {
 		return h, off, err
 	}
 	// Magic and version before checksums: a newer release may checksum
 	// differently, and its file must read as "newer", not as damage.
-	if string(hdr[:4]) != snapshotMagic {
-		return h, off, corruptf(name, 0, "not a snapshot (magic %q)", hdr[:4])
+	if string(buf[:4]) != snapshotMagic {
+		return h, off, corruptf(name, 0, "not a snapshot (magic %q)", buf[:4])
 	}
-	if err := checkVersion(name, "snapshot", binary.LittleEndian.Uint32(hdr[4:]), snapshotVersion); err != nil {
+	v := binary.LittleEndian.Uint32(buf[4:])
+	hlen := snapshotHeaderLen(v)
+	if hlen == 0 {
+		return h, off, checkVersion(name, "snapshot", v, snapshotVersion)
+	}
+	hdr := buf[:hlen]
+	if err := read(hdr[8:], "header"); err != nil {
 		return h, off, err
 	}
-	if got, want := binary.LittleEndian.Uint32(hdr[28:]), crc32.Checksum(hdr[:28], castagnoli); got != want {
+	h, ok := decodeSnapshotHeader(hdr)
+	if !ok {
 		return h, off, corruptf(name, 0, "header checksum mismatch")
 	}
-	h.created = int64(binary.LittleEndian.Uint64(hdr[8:]))
-	h.generation = binary.LittleEndian.Uint64(hdr[16:])
+	if v == snapshotVersion {
+		switch {
+		case binary.LittleEndian.Uint32(hdr[32:]) != 0:
+			return h, off, fmt.Errorf("%w: %s has a snapshot header with reserved field %#x, this build knows 0; run the release that wrote it",
+				ErrUnsupportedVersion, name, binary.LittleEndian.Uint32(hdr[32:]))
+		case h.dirID == 0:
+			return h, off, corruptf(name, 24, "directory id 0 in a version 2 snapshot (no release writes it)")
+		}
+	}
 	var total uint64
 	for {
 		start := off
@@ -285,8 +350,9 @@ func (e *Engine) walkLive(fn func([]record)) {
 }
 
 // writeSnapshot streams the live set to w in the snapshot format.
-func (e *Engine) writeSnapshot(w io.Writer, generation uint64) (int64, error) {
-	sw := newSnapshotWriter(w, snapshotHeader{created: time.Now().Unix(), generation: generation})
+// dirID is the directory id for the header (0 for none: a stream).
+func (e *Engine) writeSnapshot(w io.Writer, generation, dirID uint64) (int64, error) {
+	sw := newSnapshotWriter(w, snapshotHeader{created: time.Now().Unix(), generation: generation, dirID: dirID})
 	e.walkLive(func(recs []record) {
 		if sw.err == nil {
 			sw.add(recs)
@@ -304,7 +370,7 @@ func (e *Engine) writeSnapshot(w io.Writer, generation uint64) (int64, error) {
 // tables, 16 bytes of output per live entry.
 func (e *Engine) WriteTo(w io.Writer) (int64, error) {
 	bw := bufio.NewWriterSize(w, 1<<20)
-	n, err := e.writeSnapshot(bw, 0)
+	n, err := e.writeSnapshot(bw, 0, 0)
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -321,10 +387,13 @@ func (e *Engine) WriteTo(w io.Writer) (int64, error) {
 // journaled like any revocation before ReadFrom returns. It returns the
 // number of bytes read.
 //
-// The format (version 1; little-endian; CRC32C Castagnoli):
+// The format (WriteTo writes version 1; ReadFrom also reads version 2, the
+// snapshot files of Config.Dir; little-endian; CRC32C Castagnoli):
 //
 //	header, 32 bytes: magic "RVKS", version uint32, created int64 (Unix s),
 //	  journal generation uint64, reserved uint32, CRC32C of bytes 0..28
+//	  (version 2, 40 bytes: the same up to the generation, then directory
+//	  id uint64, reserved uint32, CRC32C of bytes 0..36)
 //	blocks: count uint32 (1..4096), CRC32C of count and records, then count
 //	  records of 16 bytes (fingerprint uint64, deadline uint32, value uint32)
 //	end: uint32 0, total records uint64, CRC32C of every byte before it
@@ -428,7 +497,7 @@ func (e *Engine) snapshotLocked() error {
 		return fmt.Errorf("revoke: snapshot: %w", err)
 	}
 	bw := bufio.NewWriterSize(f, 1<<20)
-	_, err = e.writeSnapshot(bw, gen)
+	_, err = e.writeSnapshot(bw, gen, e.jnl.dirID)
 	if err == nil {
 		err = bw.Flush()
 	}

@@ -129,12 +129,12 @@ func TestSnapshotTruncationAndTrailingDataFail(t *testing.T) {
 func TestSnapshotRefusesUnknownVersion(t *testing.T) {
 	_, data := smallSnapshot(t, 2)
 	bad := bytes.Clone(data)
-	binary.LittleEndian.PutUint32(bad[4:], 2)
+	binary.LittleEndian.PutUint32(bad[4:], 3)
 	copy(bad[28:], le32(crc32c(bad[:28])))
 	_, err := readAllSnapshot(bad)
 	require.ErrorIs(t, err, ErrUnsupportedVersion)
 	require.NotErrorIs(t, err, ErrCorrupt)
-	assert.Contains(t, err.Error(), "test-snapshot is a snapshot of version 2, this build reads version 1")
+	assert.Contains(t, err.Error(), "test-snapshot is a snapshot of version 3, this build reads version 2")
 	// Before checksums: a newer release may checksum its header otherwise.
 	binary.LittleEndian.PutUint32(bad[28:], 0)
 	_, err = readAllSnapshot(bad)
@@ -176,7 +176,7 @@ func TestSnapshotFileAndRecovery(t *testing.T) {
 	st := e.Stats()
 	assert.Equal(t, uint64(1), st.Snapshots)
 	assert.False(t, st.LastSnapshot.IsZero())
-	assert.Equal(t, int64(journalHeaderSize+10*(journalFrameHead+recordSize)), st.JournalBytes)
+	assert.Equal(t, int64(journalHeaderIDSize+10*(journalFrameHead+recordSize)), st.JournalBytes)
 	// The snapshot covers generation 1, which is gone; generation 2 holds b*.
 	d, err := listDir(osFS{}, dir)
 	require.NoError(t, err)
@@ -217,11 +217,11 @@ func TestNewFailsClosedOnCorruptSnapshot(t *testing.T) {
 	path := filepath.Join(dir, snapshotName)
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
-	data[snapshotHeaderSize+snapshotBlockHeader] ^= 1
+	data[snapshotHeader2Size+snapshotBlockHeader] ^= 1
 	require.NoError(t, os.WriteFile(path, data, 0o600))
 	_, err = New(durableConfig(dir))
 	require.ErrorIs(t, err, ErrCorrupt)
-	assert.Contains(t, err.Error(), fmt.Sprintf("%s at offset %d: block checksum mismatch", path, snapshotHeaderSize))
+	assert.Contains(t, err.Error(), fmt.Sprintf("%s at offset %d: block checksum mismatch", path, snapshotHeader2Size))
 }
 
 func TestSnapshotsDuringRevocations(t *testing.T) {

@@ -71,8 +71,8 @@ func TestInspect(t *testing.T) {
 		assert.Equal(t, 0, code, out)
 		assert.Contains(t, out, "entries: 4 live, 0 expired")
 		assert.Regexp(t, `snapshot\.rvk\s+snapshot\s+0000000000000002\s+ok`, out, "generations in hex, as in file names")
-		assert.Regexp(t, `journal-0000000000000003\.rvk\s+journal\s+0000000000000003\s+ok\s+80\s+1\s+1`, out)
-		assert.Contains(t, out, "journal: 3 file(s), 176 bytes, 1 records")
+		assert.Regexp(t, `journal-0000000000000003\.rvk\s+journal\s+0000000000000003\s+ok\s+96\s+1\s+1`, out)
+		assert.Contains(t, out, "journal: 3 file(s), 224 bytes, 1 records")
 		assert.Regexp(t, `< 6h\s+3  #+`, out)
 		assert.Regexp(t, `< 30d\s+1  #+`, out)
 		assert.Contains(t, out, "OK: New starts on this directory")
@@ -80,7 +80,7 @@ func TestInspect(t *testing.T) {
 	t.Run("torn tail", func(t *testing.T) {
 		dir := durableDir(t)
 		path := journalPath(dir, 4)
-		require.NoError(t, os.Truncate(path, 32)) // a crash, not a Close: no seal
+		require.NoError(t, os.Truncate(path, 48)) // a crash, not a Close: no seal
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 		require.NoError(t, err)
 		_, err = f.Write([]byte("RVKF\x02\x00"))
@@ -88,11 +88,11 @@ func TestInspect(t *testing.T) {
 		require.NoError(t, f.Close())
 		code, out, _ := runInspectCmd(dir)
 		assert.Equal(t, 0, code, out)
-		assert.Contains(t, out, "journal-0000000000000004.rvk: TORN\n    6 bytes from offset 32 (short frame header) are what an interrupted write leaves")
+		assert.Contains(t, out, "journal-0000000000000004.rvk: TORN\n    6 bytes from offset 48 (short frame header) are what an interrupted write leaves")
 		assert.Contains(t, out, "what to do: nothing")
 		st, err := os.Stat(path)
 		require.NoError(t, err)
-		assert.Equal(t, int64(38), st.Size(), "inspect changes nothing")
+		assert.Equal(t, int64(54), st.Size(), "inspect changes nothing")
 	})
 	t.Run("random bytes are corruption, not a crash", func(t *testing.T) {
 		dir := durableDir(t)
@@ -116,7 +116,7 @@ func TestInspect(t *testing.T) {
 		require.NoError(t, os.WriteFile(path, data, 0o600))
 		code, out, _ := runInspectCmd(dir)
 		assert.Equal(t, 1, code, out)
-		assert.Contains(t, out, "CORRUPT: New refuses to start on this directory (fail closed), with\n  revoke: corrupt state: "+path+" at offset 32: block checksum mismatch")
+		assert.Contains(t, out, "CORRUPT: New refuses to start on this directory (fail closed), with\n  revoke: corrupt state: "+path+" at offset 40: block checksum mismatch")
 		_, res := inspectJSON(t, dir)
 		assert.Equal(t, map[string]string{
 			"snapshot.rvk": "corrupt", "journal-0000000000000002.rvk": "ok",
