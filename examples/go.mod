@@ -7,7 +7,7 @@ require (
 	github.com/gin-gonic/gin v1.12.0
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/golang-jwt/jwt/v5 v5.3.1
-	github.com/jwtrevoke/revoke v0.0.0-20261201162435-3a6a7c0fc74f
+	github.com/jwtrevoke/revoke v0.0.0-20261201170150-d99517626fac
 	github.com/labstack/echo/v4 v4.16.5
 	github.com/stretchr/testify v1.12.1
 	golang.org/x/time v0.15.0

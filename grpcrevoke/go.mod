@@ -5,7 +5,7 @@ go 1.26.0
 require (
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/grpc-ecosystem/go-grpc-middleware/v2 v2.3.4
-	github.com/jwtrevoke/revoke v0.0.0-20261201162435-3a6a7c0fc74f
+	github.com/jwtrevoke/revoke v0.0.0-20261201170150-d99517626fac
 	github.com/stretchr/testify v1.12.1
 	google.golang.org/grpc v1.85.0
 )

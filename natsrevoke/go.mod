@@ -6,7 +6,7 @@ replace github.com/jwtrevoke/revoke => ../
 
 require (
 	github.com/golang-jwt/jwt/v5 v5.3.1
-	github.com/jwtrevoke/revoke v0.0.0-20261201162435-3a6a7c0fc74f
+	github.com/jwtrevoke/revoke v0.0.0-20261201170150-d99517626fac
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
 	github.com/stretchr/testify v1.12.1

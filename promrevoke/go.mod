@@ -4,7 +4,7 @@ go 1.26.0
 
 require (
 	github.com/golang-jwt/jwt/v5 v5.3.1
-	github.com/jwtrevoke/revoke v0.0.0-20261201162435-3a6a7c0fc74f
+	github.com/jwtrevoke/revoke v0.0.0-20261201170150-d99517626fac
 	github.com/prometheus/client_golang v1.25.0
 	github.com/stretchr/testify v1.12.1
 )

@@ -3,7 +3,7 @@ module github.com/jwtrevoke/revoke/promrevoke/natsprom
 go 1.26.0
 
 require (
-	github.com/jwtrevoke/revoke/natsrevoke v0.0.0-20261201162435-3a6a7c0fc74f
+	github.com/jwtrevoke/revoke/natsrevoke v0.0.0-20261201170150-d99517626fac
 	github.com/prometheus/client_golang v1.25.0
 	github.com/stretchr/testify v1.12.1
 )
@@ -12,7 +12,7 @@ require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
-	github.com/jwtrevoke/revoke v0.0.0-20261201162435-3a6a7c0fc74f // indirect
+	github.com/jwtrevoke/revoke v0.0.0-20261201170150-d99517626fac // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/kylelemons/godebug v1.1.0 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
