@@ -88,11 +88,14 @@ func (e *Engine) Apply(r Record) error {
 // heldLocally returns how long this engine holds a record from elsewhere
 // whose sender set deadline: see Apply. A value above maxMillisValue is a
 // cutoff's second (a millis record's value never exceeds it; a plain
-// revocation's is 0). The result never exceeds maxDeadline.
+// revocation's is 0). Only a cutoff second no later than now + Leeway, as
+// RevokeSubject itself accepts, extends the record: a forged value far in
+// the future must not pin a record in memory until 2106. The result never
+// exceeds maxDeadline.
 func (e *Engine) heldLocally(deadline int64, value uint32) int64 {
 	leeway := int64((e.cfg.Leeway + time.Second - 1) / time.Second)
 	held := deadline + leeway
-	if int64(value) > maxMillisValue {
+	if v := int64(value); v > maxMillisValue && v <= time.Now().Unix()+leeway {
 		retention := int64((e.cfg.MaxTTL + e.cfg.Leeway + time.Second - 1) / time.Second)
 		held = max(held, int64(value)+1+retention)
 	}

@@ -3,6 +3,7 @@ package revoke
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -113,6 +114,8 @@ func TestApplyHoldsRecordsForThisEnginesVerifier(t *testing.T) {
 		{"a cutoff made with a longer MaxTTL keeps its own deadline", now + 1 + 10*3600, now, now + 1 + 10*3600 + 90},
 		{"a millis record is not a cutoff second", now + 600, maxMillisValue, now + 600 + 90},
 		{"capped at the last second a record holds", maxDeadline - 10, 0, maxDeadline},
+		{"a value far in the future is no cutoff: no extension to 2106", now + 600, math.MaxUint32, now + 600 + 90},
+		{"a cutoff second past now + Leeway is not extended", now + 600, now + 91, now + 600 + 90},
 	} {
 		assert.Equal(t, c.want, e.heldLocally(c.deadline, uint32(c.value)), c.name)
 	}
